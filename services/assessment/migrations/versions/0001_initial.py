@@ -1,0 +1,34 @@
+"""Assessment service: shared store/outbox/inbox tables and the intake worklist.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from painflow_shared.schema import create_shared_tables_v1
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_shared_tables_v1(op)
+    op.create_table(
+        "assessment_intake",
+        sa.Column("service_request_id", sa.String(64), primary_key=True),
+        sa.Column("patient_id", sa.String(64), nullable=False, index=True),
+        sa.Column("episode_id", sa.String(64)),
+        sa.Column("status", sa.String(32), nullable=False, index=True),
+        sa.Column("priority", sa.String(16)),
+        sa.Column("last_event_id", sa.String(64), nullable=False),
+        sa.Column("last_event_type", sa.String(128), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the first migration is not reversible")

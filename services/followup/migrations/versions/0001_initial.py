@@ -1,0 +1,33 @@
+"""Follow-up service: shared store/outbox/inbox tables and the journey projection.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from painflow_shared.schema import create_shared_tables_v1
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_shared_tables_v1(op)
+    op.create_table(
+        "followup_journey_entry",
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("patient_id", sa.String(64), nullable=False, index=True),
+        sa.Column("episode_id", sa.String(64), index=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("detail", sa.JSON, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the first migration is not reversible")

@@ -1,0 +1,41 @@
+"""create_app(settings): the follow-up service wired, with no work done at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from painflow_followup import api
+from painflow_followup.consumers import REFERRAL_HANDLERS
+from painflow_followup.settings import FollowupSettings
+from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.fhir.capability import ResourceCapability, capability_statement, metadata_router
+from painflow_shared.fhir.routes import read_router
+from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
+from painflow_shared.service import ServiceSpec, build_service
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+OWNED_TYPES = ["CarePlan", "Task", "QuestionnaireResponse", "Observation"]
+
+
+def create_app(settings: FollowupSettings | None = None) -> FastAPI:
+    settings = settings or FollowupSettings()
+    patient = SearchParam("patient", "reference", "subject", target="Patient")
+    registry = SearchParamRegistry(
+        {t: [SearchParam("patient", "reference", "for", target="Patient")] if t == "Task" else [patient] for t in OWNED_TYPES}
+    )
+    statement = capability_statement(
+        service="followup",
+        base_url=settings.public_base_url,
+        registry=registry,
+        resources=[ResourceCapability(t) for t in OWNED_TYPES],
+    )
+    spec = ServiceSpec(
+        title="Painflow follow-up service",
+        migrations_dir=MIGRATIONS,
+        registry=registry,
+        routers=[metadata_router(statement), api.router, read_router(OWNED_TYPES)],
+        subscriptions={REFERRAL_TOPIC: REFERRAL_HANDLERS},
+    )
+    return build_service(settings, spec)

@@ -1,0 +1,1 @@
+"""Pure referral rules: no I/O, no FastAPI, no Kafka, no SQLModel."""

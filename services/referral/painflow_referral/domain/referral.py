@@ -1,0 +1,132 @@
+"""What makes a ServiceRequest a referral we can take, and the resources a referral opens."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
+from painflow_shared.fhir.errors import Issue
+from painflow_shared.fhir.references import reference_of, reference_to
+
+TRIAGE_STATUS_SYSTEM = "https://painflow.dev/fhir/CodeSystem/triage-status"
+RED_FLAG_SYSTEM = "https://painflow.dev/fhir/CodeSystem/red-flag"
+TASK_CODE = {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]}
+EPISODE_TYPE = {
+    "coding": [{"system": "https://painflow.dev/fhir/CodeSystem/episode-type", "code": "interventional-pain"}],
+    "text": "Interventional pain program",
+}
+_TASK_STATUS = {
+    TriageOutcome.REDIRECTED: "rejected",
+    TriageOutcome.ON_HOLD: "on-hold",
+    TriageOutcome.FAST_TRACK: "received",
+    TriageOutcome.AWAITING_COORDINATOR: "received",
+}
+
+
+def referral_issues(service_request: dict[str, Any], path: str) -> list[Issue]:
+    """The referral rules (beyond FHIR): a subject, a reason and a requester."""
+    issues = []
+    if not reference_of(service_request.get("subject")):
+        issues.append(Issue("a referral needs a subject (the Patient)", "required", "error", (f"{path}.subject",)))
+    if not (service_request.get("reasonCode") or service_request.get("reasonReference")):
+        issues.append(Issue("a referral needs a reason (reasonCode or reasonReference)", "required", "error", (f"{path}.reasonCode",)))
+    if not service_request.get("requester"):
+        issues.append(Issue("a referral needs a requester (who refers)", "required", "error", (f"{path}.requester",)))
+    if service_request.get("intent") not in {"order", "original-order", "proposal", "plan"}:
+        issues.append(Issue("a referral's intent is order (or original-order, plan, proposal)", "business-rule", "error", (f"{path}.intent",)))
+    return issues
+
+
+def codes_of(concepts: list[Any]) -> list[Code]:
+    return [
+        Code(coding.get("system"), coding.get("code"))
+        for concept in concepts
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or []
+    ]
+
+
+def referral_facts(
+    service_request: dict[str, Any],
+    patient: dict[str, Any] | None,
+    conditions: list[dict[str, Any]],
+    coverages: list[dict[str, Any]],
+) -> ReferralFacts:
+    concepts = [c.get("code") for c in conditions] + list(service_request.get("reasonCode") or [])
+    return ReferralFacts(
+        codes=tuple(codes_of(concepts)),
+        injury_onset=injury_onset(conditions),
+        has_reason=bool(service_request.get("reasonCode") or service_request.get("reasonReference")),
+        has_contact=bool(patient and (patient.get("telecom") or patient.get("address"))),
+        has_coverage=bool(coverages),
+        priority=service_request.get("priority"),
+    )
+
+
+def injury_onset(conditions: list[dict[str, Any]]) -> date | None:
+    """The earliest Condition.onsetDateTime: the injury the pain program follows from."""
+    onsets = [_as_date(c.get("onsetDateTime")) for c in conditions]
+    known = [d for d in onsets if d is not None]
+    return min(known) if known else None
+
+
+def _as_date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    text = value[:10] if len(value) >= 10 else (value + "-01-01")[:10] if len(value) == 4 else value + "-01"
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def triage_task(service_request: dict[str, Any], decision: TriageDecision, now: datetime) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "status": _TASK_STATUS[decision.outcome],
+        "businessStatus": {
+            "coding": [{"system": TRIAGE_STATUS_SYSTEM, "code": decision.outcome.value}],
+            "text": decision.reason,
+        },
+        "intent": "order",
+        "priority": decision.priority,
+        "code": TASK_CODE,
+        "focus": reference_to(service_request),
+        "for": service_request["subject"],
+        "authoredOn": _instant(now),
+        "lastModified": _instant(now),
+    }
+    if service_request.get("requester"):
+        task["requester"] = service_request["requester"]
+    if decision.outcome in (TriageOutcome.REDIRECTED, TriageOutcome.ON_HOLD):
+        task["statusReason"] = {"text": decision.reason}
+    return task
+
+
+def episode_of_care(
+    service_request: dict[str, Any], conditions: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    onset = injury_onset(conditions)
+    start = onset.isoformat() if onset else service_request.get("authoredOn") or _instant(now)
+    episode: dict[str, Any] = {
+        "resourceType": "EpisodeOfCare",
+        "status": "active",
+        "type": [EPISODE_TYPE],
+        "patient": service_request["subject"],
+        "period": {"start": start},
+        "referralRequest": [reference_to(service_request)],
+    }
+    if conditions:
+        episode["diagnosis"] = [
+            {"condition": reference_to(c), "rank": rank} for rank, c in enumerate(conditions, start=1)
+        ]
+    return episode
+
+
+def _instant(now: datetime) -> str:
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def is_red_flag(decision: TriageDecision) -> bool:
+    return decision.outcome is TriageOutcome.REDIRECTED

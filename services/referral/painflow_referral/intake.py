@@ -1,0 +1,163 @@
+"""Taking referrals in: a transaction Bundle (or a single ServiceRequest) becomes stored
+resources, a triage Task, an EpisodeOfCare and events, all in one database transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from painflow_referral import events
+from painflow_referral.bundle_plan import BundlePlan, PlannedEntry, plan_transaction, unresolved_urns
+from painflow_referral.domain.policy import TriagePolicy
+from painflow_referral.domain.referral import (
+    episode_of_care,
+    is_red_flag,
+    referral_facts,
+    referral_issues,
+    triage_task,
+)
+from painflow_referral.domain.triage import triage
+from painflow_referral.tables import ReferralCase
+from painflow_shared.fhir.errors import BusinessRuleViolation, InvalidRequest, Issue
+from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.search import parse_query, run_search
+from painflow_shared.fhir.store import ResourceStore
+
+
+@dataclass
+class IntakeContext:
+    session: Session
+    store: ResourceStore
+    policy: TriagePolicy
+    events: events.EventTarget
+    today: Callable[[], date] = lambda: datetime.now(UTC).date()
+
+
+@dataclass
+class EntryResult:
+    entry: PlannedEntry
+    resource: dict[str, Any]
+    status: str  # "201 Created" / "200 OK"
+
+
+@dataclass
+class IntakeResult:
+    results: list[EntryResult]
+    cases: list[ReferralCase]
+    replay_of: ReferralCase | None = None  # the same referral was taken before: nothing written
+
+
+def submit_transaction(ctx: IntakeContext, bundle: dict[str, Any]) -> IntakeResult:
+    """Store a transaction's entries and open a case per new referral."""
+    plan = plan_transaction(bundle, lambda rtype, query: _match(ctx, rtype, query))
+    problems = unresolved_urns(plan)
+    if problems:
+        raise InvalidRequest(problems[0].diagnostics, issues=problems)
+    duplicates = _known_referrals(ctx, plan)
+    referrals = plan.of_type("ServiceRequest")
+    if referrals and len(duplicates) == len(referrals):
+        case = ctx.session.get(ReferralCase, referrals[0].id)
+        return IntakeResult([], [], replay_of=case)
+    _check_referrals(ctx, plan, duplicates)
+    results = [_write(ctx, entry) for entry in plan.entries]
+    cases = [_open_case(ctx, plan, e) for e in referrals if e.index not in duplicates]
+    return IntakeResult(results, cases)
+
+
+def _match(ctx: IntakeContext, resource_type: str, query: str) -> list[str]:
+    params = [tuple(part.split("=", 1)) for part in query.lstrip("?").split("&") if "=" in part]
+    if not params or any(name != "identifier" for name, _ in params):
+        raise InvalidRequest("ifNoneExist supports identifier=system|value", expression="Bundle.entry.request.ifNoneExist")
+    parsed = parse_query(ctx.store.registry, resource_type, [(n, v) for n, v in params])
+    return [r["id"] for r in run_search(ctx.session, ctx.store.registry, resource_type, parsed).resources]
+
+
+def identifier_key(service_request: dict[str, Any]) -> str | None:
+    for identifier in service_request.get("identifier") or []:
+        if identifier.get("system") and identifier.get("value"):
+            return f"{identifier['system']}|{identifier['value']}"
+    return None
+
+
+def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
+    """Entries whose ServiceRequest the EHR sent before (same identifier): index -> existing id."""
+    known = {}
+    for entry in plan.of_type("ServiceRequest"):
+        key = identifier_key(entry.resource)
+        case = ctx.session.exec(select(ReferralCase).where(ReferralCase.identifier_key == key)).first() if key else None
+        if case is not None:
+            known[entry.index] = case.service_request_id
+            entry.method, entry.id = "match", case.service_request_id
+    return known
+
+
+def _check_referrals(ctx: IntakeContext, plan: BundlePlan, duplicates: dict[int, str]) -> None:
+    issues: list[Issue] = []
+    for entry in plan.of_type("ServiceRequest"):
+        if entry.index in duplicates:
+            continue
+        path = f"Bundle.entry[{entry.index}].resource"
+        issues += referral_issues(entry.resource, path)
+        subject = reference_of(entry.resource.get("subject"))
+        if subject and _patient_of(ctx, plan, subject) is None:
+            issues.append(Issue(f"subject {subject[:80]} is not a Patient in this Bundle or known here", "not-found", "error", (f"{path}.subject",)))
+    if issues:
+        raise BusinessRuleViolation(issues[0].diagnostics, issues=issues)
+
+
+def _patient_of(ctx: IntakeContext, plan: BundlePlan, subject: str) -> dict[str, Any] | None:
+    for entry in plan.of_type("Patient"):
+        if entry.reference == subject:
+            return entry.resource
+    if is_relative(subject) and subject.startswith("Patient/"):
+        return ctx.store.find(*parse_relative(subject))
+    return None
+
+
+def _write(ctx: IntakeContext, entry: PlannedEntry) -> EntryResult:
+    if entry.method == "match":
+        return EntryResult(entry, ctx.store.read(entry.type, entry.id), "200 OK")
+    if entry.method == "update":
+        stored, created = ctx.store.update(entry.resource)
+        return EntryResult(entry, stored, "201 Created" if created else "200 OK")
+    return EntryResult(entry, ctx.store.create(entry.resource, resource_id=entry.id), "201 Created")
+
+
+def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> ReferralCase:
+    service_request = ctx.store.read("ServiceRequest", entry.id)
+    patient_ref = str(reference_of(service_request["subject"]))
+    patient = _patient_of(ctx, plan, patient_ref)
+    conditions = _conditions(ctx, plan, service_request, patient_ref)
+    coverages = [e.resource for e in plan.of_type("Coverage")]
+    decision = triage(referral_facts(service_request, patient, conditions, coverages), ctx.policy, ctx.today())
+    now = datetime.now(UTC)
+    if decision.priority != service_request.get("priority"):
+        service_request = ctx.store.update({**service_request, "priority": decision.priority})[0]
+    task = ctx.store.create(triage_task(service_request, decision, now))
+    episode = ctx.store.create(episode_of_care(service_request, conditions, now))
+    case = ReferralCase(
+        service_request_id=entry.id, patient_id=parse_relative(patient_ref)[1], task_id=task["id"],
+        episode_id=episode["id"], identifier_key=identifier_key(service_request), created_at=now,
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.RECEIVED, case)
+    if is_red_flag(decision):
+        events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.REDIRECTED, case)
+    return case
+
+
+def _conditions(ctx: IntakeContext, plan: BundlePlan, service_request: dict[str, Any], patient_ref: str) -> list[dict[str, Any]]:
+    """The referral's reasons (reasonReference) and the patient's Conditions sent with it."""
+    wanted = {reference_of(r) for r in service_request.get("reasonReference") or []}
+    found = {e.reference: e.resource for e in plan.of_type("Condition") if reference_of(e.resource.get("subject")) == patient_ref}
+    for ref in wanted - set(found):
+        if ref and is_relative(ref) and ref.startswith("Condition/"):
+            condition = ctx.store.find(*parse_relative(ref))
+            if condition is not None:
+                found[ref] = condition
+    return list(found.values())

@@ -1,0 +1,23 @@
+"""The referral service's own tables (beyond the shared resource store, outbox and inbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+
+class ReferralCase(SQLModel, table=True):
+    """One accepted referral: its ServiceRequest and what it opened. Also the de-duplication key."""
+
+    __tablename__ = "referral_case"
+
+    service_request_id: str = Field(primary_key=True, max_length=64)
+    patient_id: str = Field(max_length=64, index=True)
+    task_id: str = Field(max_length=64, unique=True)
+    episode_id: str = Field(max_length=64)
+    identifier_key: str | None = Field(default=None, max_length=512, unique=True)
+    submission_response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

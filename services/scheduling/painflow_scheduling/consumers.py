@@ -1,0 +1,47 @@
+"""Referral events -> the patient's safety profile for booking (medications, allergies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from painflow_scheduling.tables import SafetyProfile
+from painflow_shared.events.consumer import Handler
+from painflow_shared.events.envelope import Envelope
+from painflow_shared.fhir.store import utcnow
+
+OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
+CLOSES = {"painflow.referral.redirected", "painflow.referral.rejected", "painflow.referral.cancelled"}
+
+
+def update_safety_profile(session: Session, event: Envelope) -> None:
+    service_request = event.first("ServiceRequest")
+    if service_request is None:
+        raise ValueError("a referral event without its ServiceRequest")
+    profile = session.get(SafetyProfile, event.patient_id) or SafetyProfile(
+        patient_id=event.patient_id, last_event_id="", updated_at=utcnow()
+    )
+    profile.medications = [_coded(m, "medicationCodeableConcept", "status") for m in event.resources("MedicationStatement")]
+    profile.allergies = [_coded(a, "code", "criticality") for a in event.resources("AllergyIntolerance")]
+    referrals = set(profile.open_referrals)
+    if event.type in OPENS:
+        referrals.add(service_request["id"])
+    elif event.type in CLOSES:
+        referrals.discard(service_request["id"])
+    profile.open_referrals = sorted(referrals)
+    profile.last_event_id, profile.updated_at = event.id, utcnow()
+    session.add(profile)
+
+
+def _coded(resource: dict[str, Any], element: str, detail: str) -> dict[str, Any]:
+    """Codes only (RxNorm, SNOMED): what the booking rules need, no free text."""
+    concept = resource.get(element) or {}
+    return {
+        "id": resource.get("id"),
+        "codes": [{"system": c.get("system"), "code": c.get("code")} for c in concept.get("coding") or []],
+        detail: resource.get(detail),
+    }
+
+
+REFERRAL_HANDLERS: dict[str, Handler] = {t: update_safety_profile for t in OPENS | CLOSES}

@@ -1,0 +1,39 @@
+"""kafka-python clients configured once for the whole platform's delivery guarantees."""
+
+from __future__ import annotations
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from painflow_shared.settings import SharedSettings
+
+
+def make_producer(settings: SharedSettings, *, client_id: str) -> KafkaProducer:
+    """Idempotent, acks=all: an acknowledged send is on every in-sync replica, once."""
+    return KafkaProducer(
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        max_in_flight_requests_per_connection=5,
+        linger_ms=2,
+        max_block_ms=5_000,
+        request_timeout_ms=5_000,
+        delivery_timeout_ms=15_000,
+        **settings.kafka_client_config(),
+    )
+
+
+def make_consumer(settings: SharedSettings, *topics: str, group_id: str) -> KafkaConsumer:
+    """Offsets are committed by hand after the effects are committed; never automatically."""
+    return KafkaConsumer(
+        *topics,
+        client_id=f"{group_id}-consumer",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=200,
+        max_poll_records=100,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        metadata_max_age_ms=5_000,  # see topics created after we subscribed within seconds
+        **settings.kafka_client_config(),
+    )

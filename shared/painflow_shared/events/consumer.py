@@ -1,0 +1,203 @@
+"""The consumer loop: one event at a time, effects and inbox row in one transaction, then the offset.
+
+- poison (unparseable, fails its contract) -> ``<topic>.dlq`` with the reason in headers, move on;
+- a handler failure is retried with exponential backoff; after ``max_attempts`` the event goes
+  to the DLQ too, so one bad event never blocks a patient's partition forever;
+- the offset is committed only after the effects (or the DLQ write) are durable;
+- each event gets a processing span whose parent is the producer's span (from ``traceparent``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from painflow_shared.contracts import ContractViolation, EventContracts
+from painflow_shared.db import session_scope
+from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
+from painflow_shared.events.inbox import already_handled, mark_handled
+from painflow_shared.events.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("painflow.consumer")
+
+Handler = Callable[[Session, Envelope], None]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    skipped: int = 0
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        engine: Engine,
+        consumer_factory: Callable[[], KafkaConsumer],
+        producer_factory: Callable[[], KafkaProducer],
+        handlers: dict[str, Handler],
+        contracts: EventContracts | None = None,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.2,
+        before_connect: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.name = name
+        self.engine = engine
+        self.consumer_factory = consumer_factory
+        self.producer_factory = producer_factory
+        self.handlers = handlers
+        self.contracts = contracts
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.before_connect = before_connect  # e.g. make sure the topics exist
+        self.stats = ConsumerStats()
+        self.healthy = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._dlq: KafkaProducer | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"consumer-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+        if self._dlq is not None:
+            self._dlq.close(timeout=5)
+            self._dlq = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            consumer = None
+            try:
+                self.before_connect()
+                consumer = self.consumer_factory()
+                self.healthy = True
+                self._drain(consumer)
+            except Exception:
+                self.healthy = False
+                log.warning("consumer %s failed; reconnecting", self.name, exc_info=True)
+                self._stop.wait(2.0)
+            finally:
+                if consumer is not None:
+                    consumer.close(autocommit=False)
+
+    def _drain(self, consumer: KafkaConsumer) -> None:
+        while not self._stop.is_set():
+            for record in consumer:  # iteration ends after consumer_timeout_ms without records
+                self.process(record)
+                consumer.commit({TopicPartition(record.topic, record.partition): OffsetAndMetadata(record.offset + 1, "", -1)})
+                if self._stop.is_set():
+                    return
+
+    def process(self, record: ConsumerRecord) -> None:
+        """Handle one record to a durable outcome: effects committed, skipped, or dead-lettered."""
+        parent = propagate.extract(decode_headers_safely(record.headers))
+        ce_type = decode_headers_safely(record.headers).get("ce_type", "unknown")
+        with tracer.start_as_current_span(
+            f"{self.name} process {ce_type}", context=parent, kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.name,
+            },
+        ) as span:
+            try:
+                envelope = self._admit(record)
+            except (PoisonMessage, ContractViolation) as exc:
+                span.set_status(Status(StatusCode.ERROR, "poison message"))
+                self._dead_letter(record, "poison", str(exc))
+                return
+            span.set_attribute("messaging.message.id", envelope.id)
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                self.stats.skipped += 1
+                return
+            self._handle_with_retries(record, envelope, handler, span)
+
+    def _admit(self, record: ConsumerRecord) -> Envelope:
+        envelope = parse_record(record.key, record.value, record.headers)
+        if self.contracts is not None:
+            self.contracts.validate(envelope.headers(), envelope.bundle)
+        return envelope
+
+    def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope, handler: Handler, span: trace.Span) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self._apply(record, envelope, handler)
+                return
+            except Exception as exc:
+                self.stats.retries += 1
+                log.warning("%s: event %s failed (attempt %d/%d): %s", self.name, envelope.id, attempt, self.max_attempts, type(exc).__name__)
+                if attempt == self.max_attempts:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, "handler failed"))
+                    self._dead_letter(record, "handler-failed", f"{type(exc).__name__}: {exc}")
+                    return
+                if self._stop.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 10.0)):
+                    raise InterruptedError("stopping while retrying") from exc
+
+    def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
+        with session_scope(self.engine) as session:
+            if already_handled(session, self.name, envelope.id):
+                self.stats.duplicates += 1
+                return
+            handler(session, envelope)
+            mark_handled(
+                session, consumer=self.name, event_id=envelope.id, event_type=envelope.type,
+                topic=record.topic, partition=record.partition, offset=record.offset,
+            )
+        self.stats.handled += 1
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> None:
+        headers = list(record.headers or []) + [
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-error", error[:1000].encode("utf-8", "replace")),
+            ("x-dlq-original-topic", record.topic.encode()),
+            ("x-dlq-original-partition", str(record.partition).encode()),
+            ("x-dlq-original-offset", str(record.offset).encode()),
+            ("x-dlq-consumer-group", self.name.encode()),
+        ]
+        while True:
+            try:
+                if self._dlq is None:
+                    self._dlq = self.producer_factory()
+                self._dlq.send(dlq_topic(record.topic), key=record.key, value=record.value, headers=headers).get(timeout=15)
+                break
+            except Exception:
+                log.warning("%s: DLQ write failed; retrying", self.name, exc_info=True)
+                self._dlq = None
+                if self._stop.wait(1.0):
+                    raise
+        self.stats.dead_lettered += 1
+        log.error("%s: %s/%d@%d dead-lettered: %s", self.name, record.topic, record.partition, record.offset, reason)
+
+
+def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    try:
+        return decode_headers(raw)
+    except PoisonMessage:
+        return {}
+
+

@@ -1,0 +1,79 @@
+"""The CapabilityStatement at ``/fhir/metadata``, built from what the service really wires up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from painflow_shared.fhir.media import fhir_response
+from painflow_shared.fhir.search_params import SearchParamRegistry
+
+READS = ("read", "vread", "history-instance", "search-type")
+
+
+@dataclass(frozen=True)
+class ResourceCapability:
+    type: str
+    interactions: tuple[str, ...] = READS
+    conditional_create: bool = False
+    conditional_update: bool = False
+    operations: tuple[str, ...] = ()
+
+
+def capability_statement(
+    *,
+    service: str,
+    base_url: str,
+    registry: SearchParamRegistry,
+    resources: list[ResourceCapability],
+    system_interactions: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "resource": [_resource(r, registry) for r in resources],
+    }
+    if system_interactions:
+        rest["interaction"] = [{"code": code} for code in system_interactions]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-23",
+        "kind": "instance",
+        "software": {"name": f"painflow-{service}", "version": "0.1.0"},
+        "implementation": {"description": f"Painflow {service} service", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }
+
+
+def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": cap.type,
+        "interaction": [{"code": code} for code in cap.interactions],
+        "versioning": "versioned",
+        "readHistory": True,
+        "updateCreate": "update" in cap.interactions,
+        "conditionalCreate": cap.conditional_create,
+        "conditionalUpdate": cap.conditional_update,
+    }
+    if "search-type" in cap.interactions:
+        body["searchParam"] = [
+            {"name": p.name, "type": p.type} for p in registry.params_for(cap.type).values()
+        ]
+    if cap.operations:
+        body["operation"] = [{"name": op, "definition": f"urn:painflow:operation:{op}"} for op in cap.operations]
+    return body
+
+
+def metadata_router(statement: dict[str, Any]) -> APIRouter:
+    router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+    @router.get("/metadata")
+    def metadata() -> Response:
+        return fhir_response(statement)
+
+    return router

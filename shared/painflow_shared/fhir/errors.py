@@ -1,0 +1,93 @@
+"""One error vocabulary for every service: each error knows its HTTP status and FHIR issue type.
+
+Handlers and domain code raise these; one exception handler (``outcomes.install_error_handlers``)
+turns them into an OperationOutcome. Diagnostics never echo submitted values: they name paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Issue:
+    diagnostics: str
+    code: str = "invalid"  # http://hl7.org/fhir/issue-type
+    severity: str = "error"
+    expression: tuple[str, ...] = field(default_factory=tuple)
+
+
+class FhirError(Exception):
+    status: int = 400
+    issue_code: str = "invalid"
+
+    def __init__(
+        self, diagnostics: str, *, expression: str | None = None, issues: list[Issue] | None = None
+    ) -> None:
+        super().__init__(diagnostics)
+        self.diagnostics = diagnostics
+        exprs = (expression,) if expression else ()
+        self.issues = issues or [Issue(diagnostics, self.issue_code, "error", exprs)]
+
+
+class InvalidRequest(FhirError):
+    """The request or resource is malformed: bad JSON, unknown type, structure errors."""
+
+    status = 400
+    issue_code = "structure"
+
+
+class InvalidCode(FhirError):
+    """A code outside a required binding (status, intent, gender, ...)."""
+
+    status = 400
+    issue_code = "code-invalid"
+
+
+class BusinessRuleViolation(FhirError):
+    """Parses fine but breaks a rule of the program (a referral without a subject...)."""
+
+    status = 422
+    issue_code = "business-rule"
+
+
+class NotFound(FhirError):
+    status = 404
+    issue_code = "not-found"
+
+
+class Gone(FhirError):
+    status = 410
+    issue_code = "deleted"
+
+
+class MethodNotAllowed(FhirError):
+    status = 405
+    issue_code = "not-supported"
+
+
+class Conflict(FhirError):
+    status = 409
+    issue_code = "conflict"
+
+
+class PreconditionFailed(FhirError):
+    status = 412
+    issue_code = "conflict"
+
+
+class PayloadTooLarge(FhirError):
+    status = 413
+    issue_code = "too-costly"
+
+
+class UnsupportedMediaType(FhirError):
+    status = 415
+    issue_code = "not-supported"
+
+
+class UpstreamUnavailable(FhirError):
+    """A FHIR server we had to call (the referrer's) did not answer in time."""
+
+    status = 502
+    issue_code = "transient"

@@ -1,0 +1,113 @@
+"""Search parameters as data: what each service indexes, and how values are pulled from JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ParamType = Literal["token", "reference", "string", "date"]
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    type: ParamType
+    path: str  # dotted element path, e.g. "name.family", "subject", "authoredOn"
+    target: str | None = None  # for references: the type a bare id means
+
+
+@dataclass(frozen=True)
+class IndexValue:
+    param: str
+    value: str
+    system: str | None = None
+    date_value: datetime | None = None
+
+
+COMMON_PARAMS = (SearchParam("_id", "token", "id"), SearchParam("_lastUpdated", "date", "meta.lastUpdated"))
+
+
+class SearchParamRegistry:
+    def __init__(self, params: dict[str, list[SearchParam]]) -> None:
+        self._params = {
+            rtype: {p.name: p for p in (*COMMON_PARAMS, *plist)} for rtype, plist in params.items()
+        }
+
+    def params_for(self, resource_type: str) -> dict[str, SearchParam]:
+        return self._params.get(resource_type, {p.name: p for p in COMMON_PARAMS})
+
+    def resource_types(self) -> list[str]:
+        return sorted(self._params)
+
+    def index_values(self, resource: dict[str, Any]) -> Iterator[IndexValue]:
+        for param in self.params_for(resource["resourceType"]).values():
+            for leaf in _leaves(resource, param.path.split(".")):
+                yield from _index(param, leaf)
+
+
+def _leaves(node: Any, path: list[str]) -> Iterator[Any]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _leaves(item, path)
+        return
+    if not path:
+        if node is not None:
+            yield node
+        return
+    if isinstance(node, dict):
+        yield from _leaves(node.get(path[0]), path[1:])
+
+
+def _index(param: SearchParam, leaf: Any) -> Iterator[IndexValue]:
+    if param.type == "token":
+        yield from _tokens(param.name, leaf)
+    elif param.type == "reference" and isinstance(leaf, dict) and leaf.get("reference"):
+        yield IndexValue(param.name, str(leaf["reference"]))
+    elif param.type == "string":
+        for text in _strings(leaf):
+            yield IndexValue(param.name, text.lower())
+    elif param.type == "date":
+        moment = parse_date_value(leaf.get("start") if isinstance(leaf, dict) else leaf)
+        if moment is not None:
+            yield IndexValue(param.name, moment.isoformat(), date_value=moment)
+
+
+def _tokens(name: str, leaf: Any) -> Iterator[IndexValue]:
+    if isinstance(leaf, str | bool):
+        yield IndexValue(name, str(leaf).lower() if isinstance(leaf, bool) else leaf)
+    elif isinstance(leaf, dict) and "coding" in leaf:
+        for coding in leaf.get("coding") or []:
+            yield from _tokens(name, coding)
+    elif isinstance(leaf, dict) and ("code" in leaf or "value" in leaf):
+        value = leaf.get("code", leaf.get("value"))
+        if value is not None:
+            yield IndexValue(name, str(value), system=leaf.get("system"))
+
+
+def _strings(leaf: Any) -> Iterator[str]:
+    if isinstance(leaf, str):
+        yield leaf
+    elif isinstance(leaf, dict):  # HumanName or Address: every text part counts
+        for key in ("text", "family", "given", "line", "city", "postalCode"):
+            value = leaf.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    yield item
+
+
+def parse_date_value(value: Any) -> datetime | None:
+    """The start of a FHIR date/dateTime/instant, as an aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    for fmt_len, pad in ((4, "-01-01"), (7, "-01"), (10, "")):
+        if len(text) == fmt_len:
+            text = text + pad
+            break
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,78 @@
+"""Health and metrics endpoints every service exposes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from kafka import KafkaAdminClient
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import Engine, text
+
+from painflow_shared.settings import SharedSettings
+
+
+@dataclass
+class ServiceMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.http_requests = Counter("painflow_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
+        self.http_latency = Histogram("painflow_http_request_seconds", "HTTP request latency", ["method", "route"], registry=r)
+        self.events_published = Counter("painflow_events_published", "Events acknowledged by Kafka", ["event_type"], registry=r)
+        self.outbox_pending = Gauge("painflow_outbox_pending", "Outbox rows not yet acknowledged", registry=r)
+        self.events_handled = Gauge("painflow_events_handled", "Events handled by this service's consumer", registry=r)
+        self.events_dead_lettered = Gauge("painflow_events_dead_lettered", "Events sent to a DLQ", registry=r)
+        self.consumer_retries = Gauge("painflow_consumer_retries", "Handler attempts that failed", registry=r)
+
+
+def database_ok(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def kafka_ok(settings: SharedSettings) -> bool:
+    try:
+        admin = KafkaAdminClient(
+            client_id=f"{settings.service_name}-health", request_timeout_ms=3000, **settings.kafka_client_config()
+        )
+    except Exception:
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        admin.close()
+
+
+def health_router(checks: dict[str, Callable[[], bool]], refresh: Callable[[], None]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    def live() -> dict[str, str]:
+        return {"status": "pass"}
+
+    @router.get("/health/ready")
+    def ready() -> JSONResponse:
+        results = {name: check() for name, check in checks.items()}
+        ok = all(results.values())
+        body = {"status": "pass" if ok else "fail", "checks": {k: "pass" if v else "fail" for k, v in results.items()}}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics")
+    def metrics(request: Request) -> Response:
+        refresh()
+        registry = request.app.state.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

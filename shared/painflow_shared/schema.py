@@ -1,0 +1,79 @@
+"""Frozen DDL for the tables every service has (resource store, outbox, inbox).
+
+Each service's first Alembic migration calls ``create_shared_tables_v1``. A later change to these
+tables is a new ``..._v2`` function called by a new migration in every service, never an edit here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def create_shared_tables_v1(op: Operations) -> None:
+    op.create_table(
+        "fhir_resource",
+        sa.Column("resource_type", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("version_id", sa.Integer, nullable=False),
+        _ts("last_updated"),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.Column("content", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_fhir_resource_updated", "fhir_resource", ["resource_type", "last_updated"])
+    op.create_table(
+        "fhir_resource_version",
+        sa.Column("resource_type", sa.String(64), primary_key=True),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("version_id", sa.Integer, primary_key=True),
+        _ts("last_updated"),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("content", sa.JSON, nullable=False),
+    )
+    op.create_table(
+        "fhir_search_index",
+        sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("resource_type", sa.String(64), nullable=False),
+        sa.Column("resource_id", sa.String(64), nullable=False),
+        sa.Column("param", sa.String(64), nullable=False),
+        sa.Column("system", sa.String(255)),
+        sa.Column("value", sa.String(512), nullable=False),
+        _ts("date_value", nullable=True),
+    )
+    op.create_index("ix_fhir_search_lookup", "fhir_search_index", ["resource_type", "param", "value"])
+    op.create_index("ix_fhir_search_owner", "fhir_search_index", ["resource_type", "resource_id"])
+    _create_event_tables(op)
+
+
+def _create_event_tables(op: Operations) -> None:
+    op.create_table(
+        "event_outbox",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("key", sa.String(128), nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("trace_carrier", sa.JSON, nullable=False),
+        _ts("created_at"),
+        _ts("sent_at", nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+    )
+    op.create_index("ix_event_outbox_unsent", "event_outbox", ["sent_at", "seq"])
+    op.create_table(
+        "event_inbox",
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        _ts("handled_at"),
+    )

@@ -1,0 +1,148 @@
+"""``build_service``: the wiring every service's ``create_app(settings)`` shares.
+
+Lifespan: JSON logging, tracing, Alembic migrations, topics, then the outbox relay and the
+consumers; all of it stops cleanly on shutdown. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from painflow_shared.contracts import EventContracts, default_contracts_dir
+from painflow_shared.db import make_engine, migrate
+from painflow_shared.events.clients import make_consumer, make_producer
+from painflow_shared.events.consumer import EventConsumer, Handler
+from painflow_shared.events.outbox import OutboxMessage
+from painflow_shared.events.relay import OutboxRelay
+from painflow_shared.events.topics import TopicSetup
+from painflow_shared.fhir.errors import Issue
+from painflow_shared.fhir.outcomes import install_error_handlers, outcome_response
+from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.observability import database_ok, health_router, kafka_ok
+from painflow_shared.runtime import ServiceRuntime
+from painflow_shared.settings import SharedSettings
+from painflow_shared.telemetry import configure_logging, instrument_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another."""
+
+    title: str
+    migrations_dir: Path
+    registry: SearchParamRegistry
+    routers: list[APIRouter]
+    subscriptions: dict[str, dict[str, Handler]] = field(default_factory=dict)  # topic -> type -> handler
+    publishes: bool = True
+
+
+def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        registry=spec.registry,
+        migrations_dir=spec.migrations_dir,
+        contracts=EventContracts(default_contracts_dir()),
+    )
+    app = FastAPI(title=spec.title, lifespan=_lifespan(runtime, spec))
+    app.state.runtime = runtime
+    app.state.metrics = runtime.metrics
+    install_error_handlers(app)
+    _install_middleware(app, runtime)
+    for router in spec.routers:
+        app.include_router(router)
+    checks = {"database": lambda: database_ok(runtime.engine), "kafka": lambda: kafka_ok(settings)}
+    app.include_router(health_router(checks, runtime.refresh_metrics))
+    instrument_app(app, runtime.engine, settings)
+    return app
+
+
+def _lifespan(runtime: ServiceRuntime, spec: ServiceSpec) -> Callable[[FastAPI], object]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        settings = runtime.settings
+        configure_logging(settings)
+        if settings.run_migrations:
+            migrate(runtime.engine, runtime.migrations_dir)
+        if settings.start_background_workers:
+            _start_workers(runtime, spec)  # they connect (and create topics) in the background
+        log.info("%s ready on %s", settings.service_name, runtime.base_url)
+        try:
+            yield
+        finally:
+            _stop_workers(runtime)
+            runtime.engine.dispose()
+
+    return lifespan
+
+
+def _start_workers(runtime: ServiceRuntime, spec: ServiceSpec) -> None:
+    settings = runtime.settings
+    name = settings.service_name
+    topics = TopicSetup(settings)
+    if spec.publishes:
+        runtime.relay = OutboxRelay(
+            engine=runtime.engine,
+            producer_factory=lambda: make_producer(settings, client_id=f"{name}-relay"),
+            poll_seconds=settings.relay_poll_seconds,
+            batch_size=settings.relay_batch_size,
+            on_published=lambda row: _count_published(runtime, row),
+            before_connect=topics.ensure,
+        )
+        runtime.relay.start()
+    for topic, handlers in spec.subscriptions.items():
+        real_topic = settings.topic(topic)
+        consumer = EventConsumer(
+            name=settings.consumer_group,
+            engine=runtime.engine,
+            consumer_factory=lambda t=real_topic: make_consumer(settings, t, group_id=settings.consumer_group),
+            producer_factory=lambda: make_producer(settings, client_id=f"{name}-dlq"),
+            handlers=handlers,
+            contracts=runtime.contracts,
+            max_attempts=settings.consumer_max_attempts,
+            backoff_seconds=settings.consumer_backoff_seconds,
+            before_connect=topics.ensure,
+        )
+        runtime.consumers.append(consumer)
+        consumer.start()
+
+
+def _count_published(runtime: ServiceRuntime, row: OutboxMessage) -> None:
+    runtime.metrics.events_published.labels(row.event_type).inc()
+
+
+def _stop_workers(runtime: ServiceRuntime) -> None:
+    for consumer in runtime.consumers:
+        consumer.stop()
+    runtime.consumers.clear()
+    if runtime.relay is not None:
+        runtime.relay.stop()
+        runtime.relay = None
+
+
+def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
+    limit = runtime.settings.max_body_bytes
+    metrics = runtime.metrics
+
+    @app.middleware("http")
+    async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return outcome_response(413, [Issue(f"the body is larger than {limit} bytes", "too-costly")])
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response

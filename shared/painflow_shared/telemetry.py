@@ -1,0 +1,97 @@
+"""OpenTelemetry and logging: one trace per patient step, JSON logs that carry trace ids.
+
+Spans and logs carry resource ids only, never names, birth dates, identifiers or free text.
+Tracing is set up once per process (the provider is global); each app is instrumented on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.kafka import KafkaInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from sqlalchemy import Engine
+
+from painflow_shared.settings import SharedSettings
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+
+def tracer_provider(settings: SharedSettings, extra: SpanProcessor | None = None) -> TracerProvider:
+    """The process's TracerProvider, made on first use with the configured exporter."""
+    global _provider
+    with _lock:
+        if _provider is None:
+            _provider = TracerProvider(resource=Resource.create({"service.name": f"painflow-{settings.service_name}", "service.namespace": "painflow"}))
+            _add_exporter(_provider, settings)
+            trace.set_tracer_provider(_provider)
+            HTTPXClientInstrumentor().instrument()
+            KafkaInstrumentor().instrument()
+        if extra is not None:
+            _provider.add_span_processor(extra)
+        return _provider
+
+
+def _add_exporter(provider: TracerProvider, settings: SharedSettings) -> None:
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif settings.trace_console:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+
+
+def instrument_app(app: FastAPI, engine: Engine, settings: SharedSettings) -> None:
+    provider = tracer_provider(settings)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="health/.*,metrics")
+    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider, enable_commenter=False)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line with the current trace and span ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        span = trace.get_current_span().get_span_context()
+        body: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "service": getattr(record, "service", None) or _service_name,
+        }
+        if span.is_valid:
+            body["trace_id"] = format(span.trace_id, "032x")
+            body["span_id"] = format(span.span_id, "016x")
+        if record.exc_info and record.exc_info[0] is not None:
+            body["error"] = record.exc_info[0].__name__
+        return json.dumps(body)
+
+
+_service_name = "painflow"
+
+
+def configure_logging(settings: SharedSettings) -> None:
+    """JSON logs on stderr. Exception text is reduced to its type: it may quote patient data."""
+    global _service_name
+    _service_name = settings.service_name
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonLogFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLogFormatter())
+        root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    for noisy in ("kafka", "uvicorn.access", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Test support: real servers in threads, per-run databases and topics, FHIR factories."""

@@ -1,0 +1,47 @@
+"""Where the test run's real Kafka and PostgreSQL are, and per-run isolation on them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+SERVICES = ("referral", "assessment", "scheduling", "followup")
+DEFAULT_PG_ADMIN = "postgresql://painflow:painflow@127.0.0.1:55432/postgres"
+
+
+def kafka_bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def require_tcp(address: str, what: str, hint: str) -> None:
+    host, _, port = address.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            return
+    except OSError as exc:
+        raise RuntimeError(f"{what} is not reachable at {address}: {exc}. {hint}") from exc
+
+
+@contextmanager
+def scratch_databases(admin_url: str, run_id: str) -> Iterator[dict[str, str]]:
+    """One fresh database per service for this test run, dropped afterwards."""
+    names = {service: f"painflow_test_{run_id}_{service}" for service in SERVICES}
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield {service: f"{base}/{name}" for service, name in names.items()}
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:10]

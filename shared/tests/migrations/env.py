@@ -1,0 +1,3 @@
+from painflow_shared.alembic_env import run_migrations
+
+run_migrations()
