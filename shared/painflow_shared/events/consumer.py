@@ -125,9 +125,13 @@ class EventConsumer:
         ) as span:
             try:
                 envelope = self._admit(record)
-            except (PoisonMessage, ContractViolation) as exc:
-                span.set_status(Status(StatusCode.ERROR, "poison message"))
-                self._dead_letter(record, "poison", str(exc))
+            except PoisonMessage as exc:
+                span.set_status(Status(StatusCode.ERROR, "unparseable"))
+                self._dead_letter(record, "unparseable", str(exc))
+                return
+            except ContractViolation as exc:
+                span.set_status(Status(StatusCode.ERROR, "contract violation"))
+                self._dead_letter(record, "contract-violation", exc.reason)
                 return
             span.set_attribute("messaging.message.id", envelope.id)
             handler = self.handlers.get(envelope.type)
@@ -153,7 +157,7 @@ class EventConsumer:
                 if attempt == self.max_attempts:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, "handler failed"))
-                    self._dead_letter(record, "handler-failed", f"{type(exc).__name__}: {exc}")
+                    self._dead_letter(record, "retries-exhausted", type(exc).__name__)
                     return
                 if self._stop.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 10.0)):
                     raise InterruptedError("stopping while retrying") from exc

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka broker (KRaft: broker + controller in one JVM) for local
+# development and CI, run from the official jars Maven resolves from Maven Central
+# (deploy/kafka/pom.xml pins the version; see docs/adr/0001-kafka-from-maven-central.md).
+#
+# Usage: deploy/kafka/kafka.sh COMMAND
+#   fetch       resolve the broker jars into .cache/kafka/<version>/libs (only if absent)
+#   start       fetch if needed, format storage once, start in the background, wait until ready
+#               (idempotent; reuses a broker already listening on the port that it did not start)
+#   stop        stop the broker this script started (TERM, then KILL after KAFKA_STOP_TIMEOUT s)
+#   restart     stop, then start
+#   status      exit 0 if a broker answers on the port, 3 if not
+#   logs [-f|N] show the last N (default 200) lines of the broker log, or follow it
+#   reset       stop and delete the data directory (topics, offsets, cluster id)
+#   bootstrap   print the bootstrap address (127.0.0.1:PORT)
+#
+# Environment:
+#   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_PARTITIONS (6, default for new topics)
+#   KAFKA_READY_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s), KAFKA_HEAP_OPTS (-Xms256m -Xmx768m)
+#   KAFKA_VERSION (from pom.xml), PAINFLOW_RUN_DIR (.run), PAINFLOW_CACHE_DIR (.cache), JAVA_HOME
+#
+# Files (repo root): .cache/kafka/<version>/libs/*.jar, and under .run/kafka/:
+#   server.properties, data/ (log.dirs), cluster.id, kafka.pid, broker.log (log4j2, the broker's
+#   own log), broker.out (JVM stdout/stderr), broker.previous.log (the log of the previous run).
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+POM="$SCRIPT_DIR/pom.xml"
+LOG4J_CONFIG="$SCRIPT_DIR/log4j2.xml"
+
+abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+KAFKA_VERSION=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n 1)}
+CACHE_ROOT=$(abspath "${PAINFLOW_CACHE_DIR:-$REPO_ROOT/.cache}")
+LIBS_DIR="$CACHE_ROOT/kafka/$KAFKA_VERSION/libs"
+RUN_ROOT=$(abspath "${PAINFLOW_RUN_DIR:-$REPO_ROOT/.run}")
+KAFKA_DIR="$RUN_ROOT/kafka"
+DATA_DIR="$KAFKA_DIR/data"
+PROPS="$KAFKA_DIR/server.properties"
+PID_FILE="$KAFKA_DIR/kafka.pid"
+LOG_FILE="$KAFKA_DIR/broker.log"
+OUT_FILE="$KAFKA_DIR/broker.out"
+CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
+
+KAFKA_HOST=127.0.0.1
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_PARTITIONS=${KAFKA_PARTITIONS:-6}
+KAFKA_READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-90}
+KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
+# The line KafkaRaftServer logs once the broker is unfenced and serving.
+READY_PATTERN='Kafka Server started'
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
+
+for v in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PARTITIONS KAFKA_READY_TIMEOUT KAFKA_STOP_TIMEOUT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
+done
+[[ -n $KAFKA_VERSION ]] || die "cannot read <kafka.version> from $POM"
+
+# ---------------------------------------------------------------------------------- helpers
+
+port_open() { # host port: true if something accepts TCP connections there
+  # shellcheck disable=SC2016  # $1/$2 expand in the inner bash
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+alive() { # pid: true if the process exists and is not a zombie
+  local pid=$1 state
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r /proc/$pid/stat ]]; then
+    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || true
+    [[ $state != Z ]] || return 1
+  fi
+  return 0
+}
+
+cmdline_of() {
+  if [[ -r /proc/$1/cmdline ]]; then tr '\0' ' ' <"/proc/$1/cmdline"; else ps -p "$1" -o args= 2>/dev/null; fi
+}
+
+our_pid() { # prints the broker pid from the pid file if that process is alive and is our broker
+  local pid
+  [[ -f $PID_FILE ]] || return 1
+  pid=$(tr -dc '0-9' <"$PID_FILE")
+  [[ -n $pid ]] && alive "$pid" || return 1
+  # Guard against pid reuse: only ever touch the JVM running our server.properties.
+  case "$(cmdline_of "$pid")" in *kafka.Kafka*"$PROPS"*) printf '%s\n' "$pid" ;; *) return 1 ;; esac
+}
+
+take_lock() { # serialise start/stop/reset between concurrent callers (make targets, CI steps)
+  mkdir -p "$KAFKA_DIR"
+  exec 9>"$KAFKA_DIR/.lock"
+  flock -w $((KAFKA_READY_TIMEOUT + KAFKA_STOP_TIMEOUT + 60)) 9 || die "timed out waiting for $KAFKA_DIR/.lock"
+}
+
+find_java() {
+  local java major
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then java=$JAVA_HOME/bin/java
+  else java=$(command -v java) || die "java not found: Kafka $KAFKA_VERSION needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+  fi
+  major=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+  [[ -n $major && $major -ge 17 ]] || die "$java is Java ${major:-?}; Kafka $KAFKA_VERSION needs Java 17+"
+  printf '%s\n' "$java"
+}
+
+java_opts() { # JVM options of the broker: its log goes to .run/kafka/broker.log
+  printf '%s\n' -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J_CONFIG" "-Dkafka.logs.dir=$KAFKA_DIR"
+}
+
+libs_present() {
+  [[ -f $LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar ]] && compgen -G "$LIBS_DIR/log4j-core-*.jar" >/dev/null
+}
+
+show_tail() {
+  local f
+  for f in "$LOG_FILE" "$OUT_FILE"; do
+    [[ -s $f ]] || continue
+    printf -- '----- last 40 lines of %s -----\n' "$f" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+# --------------------------------------------------------------------------------- commands
+
+cmd_fetch() {
+  if libs_present; then
+    log "Kafka $KAFKA_VERSION jars already in $LIBS_DIR"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "Maven (mvn) not found; install it (apt-get install maven)"
+  mkdir -p "$CACHE_ROOT/kafka"
+  exec 8>"$CACHE_ROOT/kafka/.fetch.lock"
+  flock -w 600 8 || die "timed out waiting for another fetch"
+  if libs_present; then exec 8>&-; log "Kafka $KAFKA_VERSION jars already in $LIBS_DIR"; return 0; fi
+  local tmp="$LIBS_DIR.tmp.$$" started=$SECONDS
+  rm -rf "$tmp"
+  log "resolving Apache Kafka $KAFKA_VERSION from Maven Central into $LIBS_DIR ..."
+  # (sed: Maven 3.8 prints bare ANSI resets even with -q and style.color=never)
+  if ! mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+      "-Dkafka.version=$KAFKA_VERSION" "-Dkafka.libs.dir=$tmp" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2; then
+    rm -rf "$tmp"
+    die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (see the output above)"
+  fi
+  [[ -f $tmp/kafka_2.13-$KAFKA_VERSION.jar ]] || { rm -rf "$tmp"; die "Maven finished but kafka_2.13-$KAFKA_VERSION.jar is missing"; }
+  # Move into place atomically, so an interrupted fetch never looks like a complete one.
+  rm -rf "$LIBS_DIR"
+  mv "$tmp" "$LIBS_DIR"
+  exec 8>&-
+  log "resolved $(find "$LIBS_DIR" -name '*.jar' | wc -l) jars in $((SECONDS - started)) s"
+}
+
+write_properties() {
+  mkdir -p "$DATA_DIR"
+  cat >"$PROPS.tmp" <<EOF
+# Written by deploy/kafka/kafka.sh on every start; edit the script, not this file.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR
+num.partitions=$KAFKA_PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are created explicitly (the services' admin code); a typo must not create a topic.
+auto.create.topics.enable=false
+log.retention.hours=168
+EOF
+  mv "$PROPS.tmp" "$PROPS"
+}
+
+format_storage() { # once per data directory; the cluster id survives in cluster.id
+  local java=$1 id
+  local -a opts
+  [[ -f $DATA_DIR/meta.properties ]] && return 0
+  # No log4j2 config for the tool: Log4j's default (errors only, to the console) is what we want.
+  opts=(-Djava.awt.headless=true)
+  if [[ -s $CLUSTER_ID_FILE ]]; then id=$(<"$CLUSTER_ID_FILE")
+  else
+    id=$("$java" "${opts[@]}" -cp "$LIBS_DIR/*" kafka.tools.StorageTool random-uuid | tail -n 1)
+    [[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "StorageTool random-uuid returned '$id'"
+    printf '%s\n' "$id" >"$CLUSTER_ID_FILE"
+  fi
+  log "formatting storage in $DATA_DIR (cluster id $id)"
+  local out
+  if ! out=$("$java" "${opts[@]}" -cp "$LIBS_DIR/*" kafka.tools.StorageTool format -t "$id" -c "$PROPS" 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "formatting the storage failed"
+  fi
+}
+
+wait_ready() { # pid started: wait for TCP accept + the broker's "started" line
+  local pid=$1 started=$2 deadline=$(( $2 + KAFKA_READY_TIMEOUT ))
+  while :; do
+    if ! alive "$pid"; then
+      rm -f "$PID_FILE"
+      show_tail
+      die "the broker (pid $pid) exited during startup"
+    fi
+    if port_open "$KAFKA_HOST" "$KAFKA_PORT" \
+        && grep -qsF "$READY_PATTERN" "$LOG_FILE" "$LOG_FILE".[0-9]*; then
+      log "ready on $KAFKA_HOST:$KAFKA_PORT (pid $pid, $((SECONDS - started)) s)"
+      return 0
+    fi
+    if (( SECONDS >= deadline )); then
+      show_tail
+      die "not ready after ${KAFKA_READY_TIMEOUT} s; the broker (pid $pid) is left running: 'kafka.sh logs' to inspect, 'kafka.sh stop' to stop it"
+    fi
+    sleep 0.5
+  done
+}
+
+cmd_start() {
+  take_lock
+  local pid java started=$SECONDS
+  if pid=$(our_pid); then
+    log "already running (pid $pid)"
+    wait_ready "$pid" "$started"
+    return 0
+  fi
+  if [[ -f $PID_FILE ]]; then
+    log "removing stale pid file ($(<"$PID_FILE") is not running)"
+    rm -f "$PID_FILE"
+  fi
+  if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+    log "a broker is already listening on $KAFKA_HOST:$KAFKA_PORT that this script did not start (no pid file): reusing it"
+    return 0
+  fi
+  if port_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
+    die "controller port $KAFKA_HOST:$KAFKA_CONTROLLER_PORT is taken by another process; set KAFKA_CONTROLLER_PORT"
+  fi
+  java=$(find_java)
+  cmd_fetch
+  write_properties
+  format_storage "$java"
+
+  # A fresh log per run, so the readiness check only sees this run's lines.
+  rm -f "$LOG_FILE".[0-9]*
+  [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$KAFKA_DIR/broker.previous.log"
+  : >"$OUT_FILE"
+
+  local -a opts heap
+  mapfile -t opts < <(java_opts)
+  read -r -a heap <<<"$KAFKA_HEAP_OPTS"
+  log "starting Kafka $KAFKA_VERSION on $KAFKA_HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), data in $DATA_DIR"
+  started=$SECONDS
+  # setsid: its own session, so it outlives the calling shell and terminal; the inner shell
+  # writes its own pid and execs java, so the pid file holds the JVM's pid. 9>&- : the broker
+  # must not inherit (and hold) our lock.
+  # shellcheck disable=SC2016  # $$/$1/$@ expand in the inner bash
+  (cd "$KAFKA_DIR" && exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' painflow-kafka "$PID_FILE" \
+      "$java" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError "${opts[@]}" \
+      -cp "$LIBS_DIR/*" kafka.Kafka "$PROPS" </dev/null >>"$OUT_FILE" 2>&1 9>&- &)
+  local _
+  for _ in $(seq 1 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
+  [[ -s $PID_FILE ]] || { show_tail; die "the broker did not start (no pid file)"; }
+  pid=$(<"$PID_FILE")
+  wait_ready "$pid" "$started"
+}
+
+cmd_stop() {
+  take_lock
+  local pid
+  if ! pid=$(our_pid); then
+    if [[ -f $PID_FILE ]]; then
+      log "not running (removing stale pid file for $(<"$PID_FILE"))"
+      rm -f "$PID_FILE"
+    else
+      log "not running (no pid file)"
+    fi
+    if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+      log "note: something listens on $KAFKA_HOST:$KAFKA_PORT that this script did not start; left alone"
+    fi
+    return 0
+  fi
+  log "stopping (pid $pid) ..."
+  local started=$SECONDS
+  kill -TERM "$pid" 2>/dev/null || true
+  while alive "$pid" && (( SECONDS - started < KAFKA_STOP_TIMEOUT )); do sleep 0.5; done
+  if alive "$pid"; then
+    log "still running after ${KAFKA_STOP_TIMEOUT} s: sending KILL to $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+    local _
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
+    alive "$pid" && die "pid $pid survived KILL"
+  fi
+  rm -f "$PID_FILE"
+  log "stopped ($((SECONDS - started)) s)"
+}
+
+cmd_status() {
+  local pid
+  if pid=$(our_pid); then
+    if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+      log "running (pid $pid), bootstrap $KAFKA_HOST:$KAFKA_PORT, data $DATA_DIR, log $LOG_FILE"
+    else
+      log "starting (pid $pid), not yet accepting connections on $KAFKA_HOST:$KAFKA_PORT"
+    fi
+    return 0
+  fi
+  if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+    log "something listens on $KAFKA_HOST:$KAFKA_PORT (not started by this script)"
+    return 0
+  fi
+  log "not running"
+  return 3
+}
+
+cmd_logs() {
+  [[ -f $LOG_FILE ]] || die "no broker log yet ($LOG_FILE)"
+  case "${1:-}" in
+    -f|--follow) exec tail -n 50 -F "$LOG_FILE" ;;
+    '') tail -n 200 "$LOG_FILE" ;;
+    *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: kafka.sh logs [-f|N]"; tail -n "$1" "$LOG_FILE" ;;
+  esac
+}
+
+cmd_reset() {
+  cmd_stop
+  log "deleting $DATA_DIR and the cluster id"
+  rm -rf "$DATA_DIR" "$CLUSTER_ID_FILE" "$PROPS"
+}
+
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2; }
+
+case "${1:-}" in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  restart) cmd_stop; cmd_start ;;
+  status) cmd_status ;;
+  logs) shift; cmd_logs "$@" ;;
+  reset) cmd_reset ;;
+  bootstrap) printf '%s:%s\n' "$KAFKA_HOST" "$KAFKA_PORT" ;;
+  -h|--help|help) usage ;;
+  *) usage; exit 2 ;;
+esac
