@@ -1,24 +1,31 @@
-"""FHIR REST of the referral service: parse at the door, hand to intake, answer in FHIR."""
+"""FHIR REST of the referral service: parse at the door, hand to intake or cases, answer in FHIR.
+
+Request bodies are read asynchronously; the database work runs in the thread pool so one slow
+transaction never blocks the event loop.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from painflow_referral.intake import IntakeContext, IntakeResult, submit_transaction
-from painflow_referral.tables import ReferralCase
-from painflow_shared.fhir.bundles import full_url
-from painflow_shared.fhir.errors import InvalidRequest
-from painflow_shared.fhir.http import read_fhir_body
+from painflow_referral import cases
+from painflow_referral.bundle_plan import ACCEPTED_TYPES
+from painflow_referral.single import create_one, remote_entries
+from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
+from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
+from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.store import new_id, utcnow
-from painflow_shared.runtime import RuntimeDep, ServiceRuntime
+from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
+from painflow_shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/fhir", tags=["referral"])
+CREATABLE = ACCEPTED_TYPES
+UPDATABLE = ACCEPTED_TYPES | {"Task"}
 
 
 @router.post("")
@@ -26,65 +33,71 @@ router = APIRouter(prefix="/fhir", tags=["referral"])
 async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Response:
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     parse_resource(body, expected_type="Bundle")
-    if body.get("type") != "transaction":
-        raise InvalidRequest(
-            "POST to the base takes a Bundle of type transaction", expression="Bundle.type"
-        )
-    return fhir_response(_run_transaction(request, runtime, body))
+    kind = body.get("type")
+    if kind == "transaction":
+        return fhir_response(await run_in_threadpool(run_transaction, request.app, body))
+    if kind == "batch":
+        return fhir_response(await run_in_threadpool(run_batch, request.app, body))
+    raise InvalidRequest("POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type")
 
 
-def _run_transaction(request: Request, runtime: ServiceRuntime, bundle: dict[str, Any]) -> dict[str, Any]:
-    """One database transaction; a concurrent duplicate (unique identifier) is answered as a replay."""
-    for attempt in (1, 2):
-        try:
-            with request.app.state.session_factory() as session:
-                ctx = request.app.state.intake_context(session)
-                outcome = submit_transaction(ctx, bundle)
-                response = _transaction_response(runtime, outcome)
-                _remember(outcome, response)
-                session.commit()
-                return response
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+@router.post("/{resource_type}")
+async def create(resource_type: str, request: Request, runtime: RuntimeDep) -> Response:
+    _check_type(resource_type, CREATABLE, "create")
+    body = await read_fhir_body(request, runtime.settings.max_body_bytes)
+    parse_resource(body, expected_type=resource_type)
+    if_none_exist = request.headers.get("if-none-exist")
+    extra = await run_in_threadpool(remote_entries, request.app, body) if resource_type == "ServiceRequest" else []
+    stored, status = await run_in_threadpool(create_one, request.app, body, if_none_exist, extra)
+    return fhir_response(stored, status_code=status, headers=resource_headers(stored, runtime.base_url))
 
 
-def _remember(outcome: IntakeResult, response: dict[str, Any]) -> None:
-    for case in outcome.cases:
-        case.submission_response = response
+@router.put("/{resource_type}/{resource_id}")
+async def update(resource_type: str, resource_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    _check_type(resource_type, UPDATABLE, "update")
+    body = await read_fhir_body(request, runtime.settings.max_body_bytes)
+    parse_resource(body, expected_type=resource_type)
+    if body.get("id") != resource_id:
+        raise InvalidRequest("the resource id must match the URL", expression=f"{resource_type}.id")
+    if_match = parse_if_match(request.headers.get("if-match"))
+    stored, created = await run_in_threadpool(_update, request, body, if_match)
+    return fhir_response(stored, status_code=201 if created else 200, headers=resource_headers(stored, runtime.base_url))
 
 
-def _transaction_response(runtime: ServiceRuntime, outcome: IntakeResult) -> dict[str, Any]:
-    if outcome.replay_of is not None:
-        return _replayed(outcome.replay_of)
-    entries = []
-    for result in outcome.results:
-        meta = result.resource.get("meta", {})
-        entries.append(
-            {
-                "fullUrl": full_url(runtime.base_url, result.resource),
-                "response": {
-                    "status": result.status,
-                    "location": f"{result.resource['resourceType']}/{result.resource['id']}/_history/{meta.get('versionId')}",
-                    "etag": f'W/"{meta.get("versionId")}"',
-                    "lastModified": meta.get("lastUpdated"),
-                },
-            }
-        )
-    return {
-        "resourceType": "Bundle",
-        "id": new_id(),
-        "type": "transaction-response",
-        "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
-        "entry": entries,
-    }
+@router.patch("/Task/{task_id}")
+async def patch_task(task_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    operations = read_json_patch(request.headers.get("content-type"), await request.body())
+    if_match = parse_if_match(request.headers.get("if-match"))
+
+    def work(ctx: Any) -> dict[str, Any]:
+        current = ctx.store.read("Task", task_id)
+        patched = apply_json_patch(current, operations, allowed=cases.COORDINATOR_FIELDS)
+        parse_resource(patched, expected_type="Task")
+        return cases.coordinator_update(ctx, patched, if_match)
+
+    stored = await run_in_threadpool(run_in_transaction, request.app, work)
+    return fhir_response(stored, headers=resource_headers(stored, runtime.base_url))
 
 
-def _replayed(case: ReferralCase) -> dict[str, Any]:
-    """The answer the first submission got, with every entry now 200: nothing new was made."""
-    original = dict(case.submission_response or {})
-    entries = [
-        {**e, "response": {**e.get("response", {}), "status": "200 OK"}} for e in original.get("entry", [])
-    ]
-    return {**original, "id": new_id(), "entry": entries}
+@router.delete("/{resource_type}/{resource_id}")
+async def delete(resource_type: str, resource_id: str) -> Response:
+    raise MethodNotAllowed(
+        f"{resource_type} is not deleted here: revoke a referral with ServiceRequest.status = revoked"
+    )
+
+
+def _update(request: Request, body: dict[str, Any], if_match: int | None) -> tuple[dict[str, Any], bool]:
+    def work(ctx: Any) -> tuple[dict[str, Any], bool]:
+        if body["resourceType"] == "Task":
+            return cases.coordinator_update(ctx, body, if_match), False
+        stored, created = ctx.store.update(body, if_match=if_match)
+        if body["resourceType"] == "ServiceRequest":
+            cases.cancel_if_revoked(ctx, stored)
+        return stored, created
+
+    return run_in_transaction(request.app, work)
+
+
+def _check_type(resource_type: str, allowed: frozenset[str], interaction: str) -> None:
+    if resource_type not in allowed:
+        raise NotFound(f"{interaction} of {resource_type} is not supported here; see /fhir/metadata")

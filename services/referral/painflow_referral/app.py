@@ -14,8 +14,10 @@ from painflow_referral.events import EventTarget
 from painflow_referral.intake import IntakeContext
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
-from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import ResourceCapability, capability_statement, metadata_router
+from painflow_referral.bundle_plan import ACCEPTED_TYPES
+from painflow_referral.consumers import followup_handlers
+from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
+from painflow_shared.fhir.capability import READS, ResourceCapability, capability_statement, metadata_router
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.store import ResourceStore
 from painflow_shared.service import ServiceSpec, build_service
@@ -33,23 +35,37 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         base_url=settings.public_base_url,
         registry=registry,
         resources=_capabilities(),
-        system_interactions=("transaction",),
+        system_interactions=("transaction", "batch"),
     )
+    target = EventTarget(topic=settings.topic(REFERRAL_TOPIC), base_url=settings.public_base_url.rstrip("/"))
+
+    def intake_context(session: Session) -> IntakeContext:
+        return IntakeContext(session=session, store=ResourceStore(session, registry), policy=policy, events=target)
+
     spec = ServiceSpec(
         title="Painflow referral service",
         migrations_dir=MIGRATIONS,
         registry=registry,
         routers=[metadata_router(statement), api.router, read_router(OWNED_TYPES)],
+        subscriptions={FOLLOWUP_TOPIC: followup_handlers(intake_context)},
     )
     app = build_service(settings, spec)
-    runtime = app.state.runtime
-    target = EventTarget(topic=settings.topic(REFERRAL_TOPIC), base_url=runtime.base_url)
-    app.state.session_factory = partial(Session, runtime.engine, expire_on_commit=False)
-    app.state.intake_context = lambda session: IntakeContext(
-        session=session, store=ResourceStore(session, registry), policy=policy, events=target
-    )
+    app.state.session_factory = partial(Session, app.state.runtime.engine, expire_on_commit=False)
+    app.state.intake_context = intake_context
     return app
 
 
 def _capabilities() -> list[ResourceCapability]:
-    return [ResourceCapability(resource_type) for resource_type in OWNED_TYPES]
+    """Exactly what api.py and the read routes serve."""
+    writable = ("create", "update")
+    caps = []
+    for resource_type in OWNED_TYPES:
+        interactions: tuple[str, ...] = READS
+        if resource_type in ACCEPTED_TYPES:
+            interactions = (*READS, *writable)
+        elif resource_type == "Task":
+            interactions = (*READS, "update", "patch")
+        caps.append(
+            ResourceCapability(resource_type, interactions, conditional_create=resource_type in ACCEPTED_TYPES)
+        )
+    return caps

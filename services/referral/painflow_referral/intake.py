@@ -20,6 +20,7 @@ from painflow_referral.domain.referral import (
     referral_issues,
     triage_task,
 )
+from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
 from painflow_referral.tables import ReferralCase
 from painflow_shared.fhir.errors import BusinessRuleViolation, InvalidRequest, Issue
@@ -138,7 +139,7 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
     if decision.priority != service_request.get("priority"):
         service_request = ctx.store.update({**service_request, "priority": decision.priority})[0]
     task = ctx.store.create(triage_task(service_request, decision, now))
-    episode = ctx.store.create(episode_of_care(service_request, conditions, now))
+    episode = ctx.store.create(episode_of_care(service_request, conditions, now, EPISODE_STATUS_FOR[task["status"]]))
     case = ReferralCase(
         service_request_id=entry.id, patient_id=parse_relative(patient_ref)[1], task_id=task["id"],
         episode_id=episode["id"], identifier_key=identifier_key(service_request), created_at=now,

@@ -3,7 +3,9 @@
 - id: at most 64 characters of ``[A-Za-z0-9\\-.]`` (the models check the characters, not the length);
 - per-1: a Period's start is not after its end;
 - txt-1/txt-2: narrative XHTML is well-formed and carries no script, no event handlers;
-- bdl-7: a Bundle's entries do not repeat a fullUrl.
+- bdl-7: a Bundle's entries do not repeat a fullUrl;
+- no extension is defined at an example domain (it can never be resolved);
+- no string outside the narrative carries HTML markup (the HL7 validator's security check).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from typing import Any
 from painflow_shared.fhir.errors import InvalidRequest, Issue
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_HTML_IN_STRING = re.compile(
+    r"<\s*/?\s*(script|img|a|iframe|object|embed|form|input|style|link|base|svg|body|html|meta|div|span|p)\b",
+    re.IGNORECASE,
+)
+_EXAMPLE_DOMAIN = re.compile(r"^https?://(www\.)?example\.(org|com|net)/", re.IGNORECASE)
 _FORBIDDEN_TAGS = {"script", "object", "embed", "iframe", "form", "input", "style", "base", "link"}
 
 
@@ -26,6 +33,10 @@ def check_invariants(data: dict[str, Any]) -> None:
 
 
 def _walk(node: Any, path: str) -> Iterator[Issue]:
+    if isinstance(node, str):
+        if not path.endswith(".div") and _HTML_IN_STRING.search(node):
+            yield Issue("the string looks like it embeds HTML markup", "security", "error", (path,))
+        return
     if isinstance(node, list):
         for index, item in enumerate(node):
             yield from _walk(item, f"{path}[{index}]")
@@ -47,6 +58,9 @@ def _check_node(node: dict[str, Any], path: str) -> Iterator[Issue]:
         yield from _check_xhtml(str(node["div"]), f"{path}.div")
     if node.get("resourceType") == "Bundle":
         yield from _check_full_urls(node, path)
+    url = node.get("url")
+    if path.rsplit(".", 1)[-1].split("[")[0] in ("extension", "modifierExtension") and isinstance(url, str) and _EXAMPLE_DOMAIN.match(url):
+        yield Issue("extensions defined at example domains cannot be resolved", "extension", "error", (f"{path}.url",))
 
 
 def _normal(value: str) -> str:

@@ -105,13 +105,13 @@ def triage_task(service_request: dict[str, Any], decision: TriageDecision, now: 
 
 
 def episode_of_care(
-    service_request: dict[str, Any], conditions: list[dict[str, Any]], now: datetime
+    service_request: dict[str, Any], conditions: list[dict[str, Any]], now: datetime, status: str = "waitlist"
 ) -> dict[str, Any]:
     onset = injury_onset(conditions)
     start = onset.isoformat() if onset else service_request.get("authoredOn") or _instant(now)
     episode: dict[str, Any] = {
         "resourceType": "EpisodeOfCare",
-        "status": "active",
+        "status": status,
         "type": [EPISODE_TYPE],
         "patient": service_request["subject"],
         "period": {"start": start},

@@ -1,0 +1,94 @@
+"""What happens to a referral after intake: coordinator decisions, EHR cancellation, and the
+follow-up service's reports closing the loop. Each change and its event commit together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from painflow_referral import events
+from painflow_referral.domain.task_flow import (
+    EPISODE_STATUS_FOR,
+    EVENT_FOR_STATUS,
+    TERMINAL,
+    check_coordinator_change,
+    check_transition,
+)
+from painflow_referral.intake import IntakeContext
+from painflow_referral.tables import ReferralCase
+from painflow_shared.fhir.errors import NotFound
+
+COORDINATOR_FIELDS = ("status", "statusReason", "businessStatus", "owner", "note")
+CANCELLED_REQUEST = frozenset({"revoked", "entered-in-error"})
+
+
+def case_for_task(ctx: IntakeContext, task_id: str) -> ReferralCase:
+    case = ctx.session.exec(select(ReferralCase).where(ReferralCase.task_id == task_id)).first()
+    if case is None:
+        raise NotFound(f"Task/{task_id} is not a referral's triage Task")
+    return case
+
+
+def coordinator_update(ctx: IntakeContext, proposed: dict[str, Any], if_match: int | None) -> dict[str, Any]:
+    """A coordinator's PUT/PATCH of the triage Task: only workflow fields change."""
+    case = case_for_task(ctx, proposed["id"])
+    current = ctx.store.read("Task", case.task_id)
+    target = proposed.get("status", current["status"])
+    check_coordinator_change(current["status"], target, bool(proposed.get("statusReason")))
+    merged = {**current, **{k: proposed[k] for k in COORDINATOR_FIELDS if k in proposed}}
+    if target != current["status"] and "statusReason" not in proposed:
+        merged.pop("statusReason", None)  # the old reason described the old status
+    return _save_task(ctx, case, current, merged, if_match)
+
+
+def set_task_status(ctx: IntakeContext, case: ReferralCase, target: str, reason: str | None = None) -> dict[str, Any]:
+    """The program moves a Task (cancellation, follow-up progress); the rules still apply."""
+    current = ctx.store.read("Task", case.task_id)
+    check_transition(current["status"], target)
+    merged = {**current, "status": target}
+    if reason:
+        merged["statusReason"] = {"text": reason}
+    return _save_task(ctx, case, current, merged, None)
+
+
+def _save_task(ctx: IntakeContext, case: ReferralCase, current: dict[str, Any], merged: dict[str, Any], if_match: int | None) -> dict[str, Any]:
+    changed = merged["status"] != current["status"]
+    merged["lastModified"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    task, _ = ctx.store.update(merged, if_match=if_match)
+    if changed:
+        _follow_episode(ctx, case, task["status"])
+        event_type = EVENT_FOR_STATUS.get(task["status"])
+        if event_type:
+            events.publish_referral_event(ctx.session, ctx.store, ctx.events, event_type, case)
+    return task
+
+
+def _follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> None:
+    episode = ctx.store.read("EpisodeOfCare", case.episode_id)
+    status = EPISODE_STATUS_FOR.get(task_status)
+    if status and episode["status"] != status:
+        if status in ("finished", "cancelled"):
+            episode["period"] = {**episode.get("period", {}), "end": datetime.now(UTC).date().isoformat()}
+        ctx.store.update({**episode, "status": status})
+
+
+def cancel_if_revoked(ctx: IntakeContext, service_request: dict[str, Any]) -> None:
+    """The EHR revoked its referral: cancel the triage Task, which cancels the work downstream."""
+    if service_request.get("status") not in CANCELLED_REQUEST:
+        return
+    case = ctx.session.get(ReferralCase, service_request["id"])
+    if case is None:
+        return
+    task = ctx.store.read("Task", case.task_id)
+    if task["status"] not in TERMINAL:
+        set_task_status(ctx, case, "cancelled", "the referrer revoked the referral")
+
+
+def open_cases(ctx: IntakeContext, patient_id: str) -> list[ReferralCase]:
+    return list(
+        ctx.session.exec(
+            select(ReferralCase).where(ReferralCase.patient_id == patient_id).order_by(col(ReferralCase.created_at))
+        ).all()
+    )

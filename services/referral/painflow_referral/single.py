@@ -1,0 +1,67 @@
+"""Single-resource create: ``POST /fhir/{type}``, including a lone referral ServiceRequest.
+
+A single create is a one-entry transaction (plus, for a referral whose subject lives on the
+sender's FHIR server, the Patient and Conditions fetched from there), so it gets exactly the
+same validation, de-duplication, triage and events as a Bundle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from painflow_referral.intake import IntakeContext, submit_transaction
+from painflow_referral.remote import RemoteFhir, identifier_for_remote
+from painflow_referral.transactions import run_in_transaction
+from painflow_shared.fhir.references import reference_of, split_absolute
+from painflow_shared.fhir.store import new_id
+
+Entry = dict[str, Any]
+
+
+def create_one(app: FastAPI, resource: dict[str, Any], if_none_exist: str | None, extra: list[Entry]) -> tuple[dict[str, Any], int]:
+    """Store one resource; returns it with 201, or the existing match with 200."""
+    own_url = f"urn:uuid:{new_id()}"
+    request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
+    if if_none_exist:
+        request["ifNoneExist"] = if_none_exist
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [*extra, {"fullUrl": own_url, "resource": resource, "request": request}]}
+
+    def work(ctx: IntakeContext) -> tuple[dict[str, Any], int]:
+        outcome = submit_transaction(ctx, bundle)
+        if outcome.replay_of is not None:
+            return ctx.store.read("ServiceRequest", outcome.replay_of.service_request_id), 200
+        mine = outcome.results[-1]
+        return mine.resource, 201 if mine.status.startswith("201") else 200
+
+    return run_in_transaction(app, work)
+
+
+def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]:
+    """Fetch an absolute subject (and absolute reason Conditions) from the sender's server."""
+    subject = reference_of(service_request.get("subject")) or ""
+    if split_absolute(subject) is None:
+        return []
+    settings = app.state.runtime.settings
+    remote = RemoteFhir(timeout_seconds=settings.fetch_timeout_seconds, attempts=settings.fetch_attempts)
+    patient = remote.fetch(subject, "Patient")
+    patient["identifier"] = [*patient.get("identifier", []), identifier_for_remote(subject)]
+    patient.pop("id", None)
+    entries = [_entry(subject, patient, ifNoneExist=_query(identifier_for_remote(subject)))]
+    for reason in service_request.get("reasonReference") or []:
+        url = reference_of(reason) or ""
+        if split_absolute(url) and "/Condition/" in url:
+            condition = remote.fetch(url, "Condition")
+            condition.pop("id", None)
+            condition["subject"] = {"reference": subject}
+            entries.append(_entry(url, condition))
+    return entries
+
+
+def _entry(full_url: str, resource: dict[str, Any], **request: str) -> Entry:
+    return {"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": resource["resourceType"], **request}}
+
+
+def _query(identifier: dict[str, str]) -> str:
+    return f"identifier={identifier['system']}|{identifier['value']}"

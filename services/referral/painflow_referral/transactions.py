@@ -1,0 +1,57 @@
+"""Running intake work in one database transaction, and the Bundle interactions on top of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+
+from painflow_referral import responses
+from painflow_referral.intake import IntakeContext, submit_transaction
+from painflow_shared.fhir.errors import Conflict, FhirError
+
+T = TypeVar("T")
+
+
+def run_in_transaction(app: FastAPI, work: Callable[[IntakeContext], T]) -> T:
+    """Commit ``work``'s writes and events together, or nothing. A unique-key race (the same
+    referral posted twice at once) is retried once, when the first one's rows are visible."""
+    for attempt in (1, 2):
+        try:
+            with app.state.session_factory() as session:
+                result = work(app.state.intake_context(session))
+                session.commit()
+                return result
+        except IntegrityError as exc:
+            if attempt == 2:
+                raise Conflict("a concurrent request changed the same resources; try again") from exc
+    raise AssertionError("unreachable")
+
+
+def run_transaction(app: FastAPI, bundle: dict[str, Any]) -> dict[str, Any]:
+    base_url = app.state.runtime.base_url
+
+    def work(ctx: IntakeContext) -> dict[str, Any]:
+        outcome = submit_transaction(ctx, bundle)
+        if outcome.replay_of is not None:
+            return responses.replayed(outcome.replay_of)
+        response = responses.transaction_response(base_url, outcome.results)
+        for case in outcome.cases:
+            case.submission_response = response
+        return response
+
+    return run_in_transaction(app, work)
+
+
+def run_batch(app: FastAPI, bundle: dict[str, Any]) -> dict[str, Any]:
+    """Each entry on its own: one failing entry does not stop the others."""
+    entries = []
+    for entry in bundle.get("entry") or []:
+        single = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+        try:
+            entries.append(run_transaction(app, single)["entry"][0])
+        except FhirError as exc:
+            entries.append(responses.error_entry(exc))
+    return responses.bundle("batch-response", entries)
