@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import sys
 import threading
 import time
@@ -50,7 +51,7 @@ from painflow_shared.testing.infra import (
     scratch_databases,
 )
 from painflow_shared.testing.servers import RunningServer, start_server
-from sqlalchemy import func
+from sqlalchemy import Engine, event, func
 from sqlmodel import Session, col, select
 
 FHIR_JSON = {"content-type": "application/fhir+json", "accept": "application/fhir+json"}
@@ -237,6 +238,35 @@ def run_load(
     finally:
         stop.set()
     return [s for mine in results for s in mine], window_start, window_end
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs, by who ran them: the outbox relay, an event
+    consumer, or a request (any other thread: the HTTP handlers' worker threads)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: object) -> None:
+        name = threading.current_thread().name
+        who = (
+            "relay"
+            if name == "outbox-relay"
+            else "consumer"
+            if name.startswith("consumer-")
+            else "request"
+        )
+        with self._lock:
+            self.counts[who] += 1
 
 
 # --- what the databases say --------------------------------------------------------------
@@ -462,6 +492,18 @@ def print_report(report: dict[str, Any]) -> None:
     consumers = report.get("consumers") or {}
     if consumers:
         print("assessment consumer  " + "  ".join(f"{k}={v}" for k, v in consumers.items()))
+    proc, sql = report.get("process") or {}, report.get("sql") or {}
+    if proc:
+        print(
+            f"this process used {proc['cpu_cores_used']} cores of {m['nproc']} during the load;"
+            f" load average (1 min) {proc['loadavg_1m_before_load']} before,"
+            f" {proc['loadavg_1m_after_load']} after"
+        )
+    if sql:
+        print(
+            f"SQL statements: {_fmt(sql['referral_per_request'])} per referral POST,"
+            f" {_fmt(sql['assessment_consumer_per_event'])} per assessment event"
+        )
     for name, count in sorted((report.get("log_warnings") or {}).items()):
         print(f"logged during the load: {count} x {name}")
     print("=" * 72)
@@ -515,7 +557,17 @@ def _measure(
         file=sys.stderr,
         flush=True,
     )
-    samples, window_start, window_end = run_load(url, args.clients, args.warmup, args.seconds)
+    consumers = plat.runtime("assessment").consumers
+    handled_before = sum(c.stats.handled for c in consumers)
+    load_before = os.getloadavg()
+    cpu_before, wall_before = _cpu_seconds(), time.monotonic()
+    with (
+        StatementCounter(plat.runtime("referral").engine) as referral_sql,
+        StatementCounter(plat.runtime("assessment").engine) as assessment_sql,
+    ):
+        samples, window_start, window_end = run_load(url, args.clients, args.warmup, args.seconds)
+    cpu_cores = (_cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
+    handled_in_load = sum(c.stats.handled for c in consumers) - handled_before
     backlog = plat.runtime("referral").relay.pending()
     measured = [s for s in samples if window_start <= s.started < window_end]
     accepted = [s for s in measured if s.service_request_id is not None]
@@ -581,7 +633,30 @@ def _measure(
             "duplicates": sum(s.duplicates for s in stats),
         },
         "log_warnings": dict(counter.counts),
+        "process": {
+            # CPU this process used during the load (warm-up included), in cores: ~1.0 with
+            # nproc > 1 means the one interpreter (its GIL) is the limit, not the machine
+            "cpu_cores_used": round(cpu_cores, 2),
+            "loadavg_1m_before_load": round(load_before[0], 2),
+            "loadavg_1m_after_load": round(os.getloadavg()[0], 2),
+        },
+        "sql": {
+            "referral_per_request": _per(referral_sql.counts["request"], len(samples)),
+            "referral_relay_total": referral_sql.counts["relay"],
+            "assessment_consumer_per_event": _per(
+                assessment_sql.counts["consumer"], handled_in_load
+            ),
+        },
     }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _per(count: int, n: int) -> float | None:
+    return round(count / n, 1) if n > 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:

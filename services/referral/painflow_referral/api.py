@@ -32,12 +32,13 @@ UPDATABLE = ACCEPTED_TYPES | {"Task"}
 @router.post("/")
 async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Response:
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
-    parse_resource(body, expected_type="Bundle")
     kind = body.get("type")
+    if kind == "batch" and body.get("resourceType") == "Bundle":
+        # a batch's entries stand alone: each is validated (and may fail) on its own
+        return fhir_response(await run_in_threadpool(run_batch, request.app, body))
+    parse_resource(body, expected_type="Bundle")
     if kind == "transaction":
         return fhir_response(await run_in_threadpool(run_transaction, request.app, body))
-    if kind == "batch":
-        return fhir_response(await run_in_threadpool(run_batch, request.app, body))
     raise InvalidRequest("POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type")
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from painflow_referral import responses
 from painflow_referral.intake import IntakeContext, submit_transaction
-from painflow_shared.fhir.errors import Conflict, FhirError
+from painflow_shared.fhir.errors import Conflict, FhirError, InvalidRequest
+from painflow_shared.fhir.parse import parse_resource
 
 T = TypeVar("T")
 
@@ -47,10 +48,14 @@ def run_transaction(app: FastAPI, bundle: dict[str, Any]) -> dict[str, Any]:
 
 def run_batch(app: FastAPI, bundle: dict[str, Any]) -> dict[str, Any]:
     """Each entry on its own: one failing entry does not stop the others."""
+    raw_entries = bundle.get("entry")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise InvalidRequest("the batch has no entries", expression="Bundle.entry")
     entries = []
-    for entry in bundle.get("entry") or []:
+    for entry in raw_entries:
         single = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
         try:
+            parse_resource(single, expected_type="Bundle")
             entries.append(run_transaction(app, single)["entry"][0])
         except FhirError as exc:
             entries.append(responses.error_entry(exc))

@@ -35,7 +35,10 @@ from typing import Any
 
 SNOMED = "http://snomed.info/sct"
 SYNTHEA_REFERRAL_SYSTEM = "urn:painflow:synthea-referral"
-REFERRAL_CODE = {"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}], "text": "Patient referral"}
+REFERRAL_CODE = {
+    "coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}],
+    "text": "Patient referral",
+}
 PAIN_SNOMED_CODES = frozenset(
     {
         "82423001",  # Chronic pain
@@ -50,8 +53,18 @@ PAIN_SNOMED_CODES = frozenset(
     }
 )
 PAIN_KEYWORDS = (
-    "pain", "migraine", "whiplash", "sprain", "fracture", "arthritis", "rotator cuff",
-    "opioid", "radiculopathy", "sciatica", "neuralgia", "spondylosis",
+    "pain",
+    "migraine",
+    "whiplash",
+    "sprain",
+    "fracture",
+    "arthritis",
+    "rotator cuff",
+    "opioid",
+    "radiculopathy",
+    "sciatica",
+    "neuralgia",
+    "spondylosis",
 )
 PATIENT_FIELDS = ("identifier", "name", "telecom", "address", "birthDate", "gender")
 _DROPPED = ("id", "meta", "text")
@@ -64,15 +77,26 @@ def referral_from_synthea(patient_bundle: Resource, *, today: date) -> Resource:
     """A referral transaction Bundle for the one person in a Synthea bundle."""
     entries = _entries(patient_bundle)
     patient_url, patient = _the_patient(entries)
-    conditions = [(url, r) for url, r in entries if r["resourceType"] == "Condition" and is_pain_condition(r)]
+    conditions = [
+        (url, r) for url, r in entries if r["resourceType"] == "Condition" and is_pain_condition(r)
+    ]
     medications = [
         (_derived_urn(f"MedicationRequest/{r['id']}"), medication_statement(r))
         for _, r in entries
         if r["resourceType"] == "MedicationRequest" and r.get("status") == "active"
     ]
-    allergies = [(url, _clean(r)) for url, r in entries if r["resourceType"] == "AllergyIntolerance"]
-    referral = service_request(patient, patient_url, conditions, requester=_requester(entries), today=today)
-    chosen = [(patient_url, _trim_patient(patient)), *[(u, _clean(r)) for u, r in conditions], *medications, *allergies]
+    allergies = [
+        (url, _clean(r)) for url, r in entries if r["resourceType"] == "AllergyIntolerance"
+    ]
+    referral = service_request(
+        patient, patient_url, conditions, requester=_requester(entries), today=today
+    )
+    chosen = [
+        (patient_url, _trim_patient(patient)),
+        *[(u, _clean(r)) for u, r in conditions],
+        *medications,
+        *allergies,
+    ]
     chosen.append((_derived_urn(f"ServiceRequest/{referral['identifier'][0]['value']}"), referral))
     included = {url for url, _ in chosen}
     return _transaction([(url, _drop_foreign_references(r, included)) for url, r in chosen])
@@ -105,11 +129,18 @@ def medication_statement(request: Resource) -> Resource:
 
 
 def service_request(
-    patient: Resource, patient_url: str, conditions: list[tuple[str, Resource]], *, requester: str, today: date
+    patient: Resource,
+    patient_url: str,
+    conditions: list[tuple[str, Resource]],
+    *,
+    requester: str,
+    today: date,
 ) -> Resource:
     resource: Resource = {
         "resourceType": "ServiceRequest",
-        "identifier": [{"system": SYNTHEA_REFERRAL_SYSTEM, "value": referral_identifier(patient, today)}],
+        "identifier": [
+            {"system": SYNTHEA_REFERRAL_SYSTEM, "value": referral_identifier(patient, today)}
+        ],
         "status": "active",
         "intent": "order",
         "code": REFERRAL_CODE,
@@ -175,12 +206,20 @@ def _drop_foreign_references(node: Any, included: set[str]) -> Any:
         return [_drop_foreign_references(i, included) for i in node if not _is_foreign(i, included)]
     if not isinstance(node, dict):
         return node
-    cleaned = {k: _drop_foreign_references(v, included) for k, v in node.items() if not _is_foreign(v, included)}
+    cleaned = {
+        k: _drop_foreign_references(v, included)
+        for k, v in node.items()
+        if not _is_foreign(v, included)
+    }
     return {k: v for k, v in cleaned.items() if v != []}
 
 
 def _is_foreign(value: Any, included: set[str]) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("reference"), str) and value["reference"] not in included
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("reference"), str)
+        and value["reference"] not in included
+    )
 
 
 def _transaction(resources: list[tuple[str, Resource]]) -> Resource:
