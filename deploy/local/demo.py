@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
-
 from painflow_shared.testing.factories import referral_bundle, response_location
 
 BASE = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
@@ -36,7 +35,10 @@ def wait_json(address: str, timeout: float = 30) -> Any:
 
 def main() -> int:
     trace_id = secrets.token_hex(16)
-    headers = {"content-type": "application/fhir+json", "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    headers = {
+        "content-type": "application/fhir+json",
+        "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+    }
     bundle = referral_bundle(onset=date.today() - timedelta(weeks=6))  # a recent injury: fast track
     response = httpx.post(url("referral", "/fhir"), json=bundle, headers=headers, timeout=30)
     if response.status_code != 200:
@@ -44,18 +46,29 @@ def main() -> int:
         return 1
     patient = response_location(response.json(), "Patient").split("/")[1]
     request = response_location(response.json(), "ServiceRequest").split("/")[1]
-    task = wait_json(url("referral", f"/fhir/Task?focus=ServiceRequest/{request}"))["entry"][0]["resource"]
-    print(f"referral    stored ServiceRequest/{request} for Patient/{patient}; triage Task/{task['id']} is "
-          f"'{task['status']}' ({task['businessStatus']['text']}), priority {task['priority']}")
+    task = wait_json(url("referral", f"/fhir/Task?focus=ServiceRequest/{request}"))["entry"][0][
+        "resource"
+    ]
+    print(
+        f"referral    stored ServiceRequest/{request} for Patient/{patient}; "
+        f"triage Task/{task['id']} is "
+        f"'{task['status']}' ({task['businessStatus']['text']}), priority {task['priority']}"
+    )
     worklist = wait_json(url("assessment", f"/worklist/{request}"))
     print(f"assessment  worklist status '{worklist['status']}'")
     profile = wait_json(url("scheduling", f"/patients/{patient}/safety-profile"))
-    print(f"scheduling  safety profile with {len(profile['medications'])} medications, open referrals {profile['open_referrals']}")
+    print(
+        f"scheduling  safety profile with {len(profile['medications'])} medications, "
+        f"open referrals {profile['open_referrals']}"
+    )
     journey = wait_json(url("followup", f"/journey/{patient}"))
     print("followup    journey:")
     for step in journey["steps"]:
         print(f"              {step['at'][:19]}  {step['kind']:<8} {step['event']}")
-    print(f"\ntrace id    {trace_id}  (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; else the console exporter in .run/logs/)")
+    print(
+        f"\ntrace id    {trace_id}  (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; "
+        "else the console exporter in .run/logs/)"
+    )
     print(json.dumps({"patient": patient, "service_request": request, "trace_id": trace_id}))
     return 0
 

@@ -32,7 +32,11 @@ def start_children() -> dict[str, subprocess.Popen[bytes]]:
         env.setdefault(f"{prefix}_DATABASE_URL", f"sqlite:///{RUN}/{name}.db")
         log = open(RUN / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         children[name] = subprocess.Popen(
-            [sys.executable, "-m", f"painflow_{name}"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [sys.executable, "-m", f"painflow_{name}"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
             start_new_session=True,  # `make up` returns; the services stay
         )
     return children
@@ -46,19 +50,29 @@ def wait_healthy(children: dict[str, subprocess.Popen[bytes]], timeout: float = 
             if children[name].poll() is not None:
                 raise SystemExit(f"{name} exited early; see {RUN}/logs/{name}.log")
             try:
-                if httpx.get(f"http://127.0.0.1:{SERVICES[name]}/health/ready", timeout=2).status_code == 200:
+                if (
+                    httpx.get(
+                        f"http://127.0.0.1:{SERVICES[name]}/health/ready", timeout=2
+                    ).status_code
+                    == 200
+                ):
                     pending.discard(name)
             except httpx.HTTPError:
                 pass
         if time.monotonic() > deadline:
-            raise SystemExit(f"not healthy after {timeout}s: {', '.join(sorted(pending))}; see {RUN}/logs/")
+            raise SystemExit(
+                f"not healthy after {timeout}s: {', '.join(sorted(pending))}; see {RUN}/logs/"
+            )
         time.sleep(0.5)
 
 
 def print_where() -> None:
     print("\nPainflow is up:")
     for name, port in SERVICES.items():
-        print(f"  {name:<11} http://127.0.0.1:{port}/fhir   (metadata, /health/ready, /metrics, /docs)")
+        print(
+            f"  {name:<11} http://127.0.0.1:{port}/fhir   "
+            "(metadata, /health/ready, /metrics, /docs)"
+        )
     print(f"  kafka       {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}")
     print(f"  logs        {RUN}/logs/<service>.log   databases: {RUN}/<service>.db (SQLite)")
     print("  journey     http://127.0.0.1:8004/journey/<patient id>\n", flush=True)

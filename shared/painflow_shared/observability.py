@@ -21,13 +21,27 @@ class ServiceMetrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.http_requests = Counter("painflow_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
-        self.http_latency = Histogram("painflow_http_request_seconds", "HTTP request latency", ["method", "route"], registry=r)
-        self.events_published = Counter("painflow_events_published", "Events acknowledged by Kafka", ["event_type"], registry=r)
-        self.outbox_pending = Gauge("painflow_outbox_pending", "Outbox rows not yet acknowledged", registry=r)
-        self.events_handled = Gauge("painflow_events_handled", "Events handled by this service's consumer", registry=r)
-        self.events_dead_lettered = Gauge("painflow_events_dead_lettered", "Events sent to a DLQ", registry=r)
-        self.consumer_retries = Gauge("painflow_consumer_retries", "Handler attempts that failed", registry=r)
+        self.http_requests = Counter(
+            "painflow_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_latency = Histogram(
+            "painflow_http_request_seconds", "HTTP request latency", ["method", "route"], registry=r
+        )
+        self.events_published = Counter(
+            "painflow_events_published", "Events acknowledged by Kafka", ["event_type"], registry=r
+        )
+        self.outbox_pending = Gauge(
+            "painflow_outbox_pending", "Outbox rows not yet acknowledged", registry=r
+        )
+        self.events_handled = Gauge(
+            "painflow_events_handled", "Events handled by this service's consumer", registry=r
+        )
+        self.events_dead_lettered = Gauge(
+            "painflow_events_dead_lettered", "Events sent to a DLQ", registry=r
+        )
+        self.consumer_retries = Gauge(
+            "painflow_consumer_retries", "Handler attempts that failed", registry=r
+        )
 
 
 def database_ok(engine: Engine) -> bool:
@@ -42,7 +56,9 @@ def database_ok(engine: Engine) -> bool:
 def kafka_ok(settings: SharedSettings) -> bool:
     try:
         admin = KafkaAdminClient(
-            client_id=f"{settings.service_name}-health", request_timeout_ms=3000, **settings.kafka_client_config()
+            client_id=f"{settings.service_name}-health",
+            request_timeout_ms=3000,
+            **settings.kafka_client_config(),
         )
     except Exception:
         return False
@@ -66,7 +82,10 @@ def health_router(checks: dict[str, Callable[[], bool]], refresh: Callable[[], N
     def ready() -> JSONResponse:
         results = {name: check() for name, check in checks.items()}
         ok = all(results.values())
-        body = {"status": "pass" if ok else "fail", "checks": {k: "pass" if v else "fail" for k, v in results.items()}}
+        body = {
+            "status": "pass" if ok else "fail",
+            "checks": {k: "pass" if v else "fail" for k, v in results.items()},
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics")

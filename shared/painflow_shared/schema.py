@@ -37,7 +37,12 @@ def create_shared_tables_v1(op: Operations) -> None:
     )
     op.create_table(
         "fhir_search_index",
-        sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "pk",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("resource_type", sa.String(64), nullable=False),
         sa.Column("resource_id", sa.String(64), nullable=False),
         sa.Column("param", sa.String(64), nullable=False),
@@ -45,7 +50,9 @@ def create_shared_tables_v1(op: Operations) -> None:
         sa.Column("value", sa.String(512), nullable=False),
         _ts("date_value", nullable=True),
     )
-    op.create_index("ix_fhir_search_lookup", "fhir_search_index", ["resource_type", "param", "value"])
+    op.create_index(
+        "ix_fhir_search_lookup", "fhir_search_index", ["resource_type", "param", "value"]
+    )
     op.create_index("ix_fhir_search_owner", "fhir_search_index", ["resource_type", "resource_id"])
     _create_event_tables(op)
 
@@ -53,7 +60,12 @@ def create_shared_tables_v1(op: Operations) -> None:
 def _create_event_tables(op: Operations) -> None:
     op.create_table(
         "event_outbox",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("event_id", sa.String(64), nullable=False, unique=True),
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("topic", sa.String(255), nullable=False),

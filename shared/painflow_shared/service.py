@@ -42,7 +42,9 @@ class ServiceSpec:
     migrations_dir: Path
     registry: SearchParamRegistry
     routers: list[APIRouter]
-    subscriptions: dict[str, dict[str, Handler]] = field(default_factory=dict)  # topic -> type -> handler
+    subscriptions: dict[str, dict[str, Handler]] = field(
+        default_factory=dict
+    )  # topic -> type -> handler
     publishes: bool = True
 
 
@@ -105,7 +107,9 @@ def _start_workers(runtime: ServiceRuntime, spec: ServiceSpec) -> None:
         consumer = EventConsumer(
             name=settings.consumer_group,
             engine=runtime.engine,
-            consumer_factory=lambda t=real_topic: make_consumer(settings, t, group_id=settings.consumer_group),
+            consumer_factory=lambda t=real_topic: make_consumer(
+                settings, t, group_id=settings.consumer_group
+            ),
             producer_factory=lambda: make_producer(settings, client_id=f"{name}-dlq"),
             handlers=handlers,
             contracts=runtime.contracts,
@@ -135,10 +139,14 @@ def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
     metrics = runtime.metrics
 
     @app.middleware("http")
-    async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def guard_and_measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            return outcome_response(413, [Issue(f"the body is larger than {limit} bytes", "too-costly")])
+            return outcome_response(
+                413, [Issue(f"the body is larger than {limit} bytes", "too-costly")]
+            )
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

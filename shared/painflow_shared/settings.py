@@ -62,8 +62,8 @@ class SharedSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint")
     )
-    trace_console: bool = Field(
-        False, validation_alias=_env("PAINFLOW_TRACE_CONSOLE", "trace_console")
+    trace_console: bool = Field(  # used only when no OTLP endpoint is set
+        True, validation_alias=_env("PAINFLOW_TRACE_CONSOLE", "trace_console")
     )
 
     @model_validator(mode="after")

@@ -35,7 +35,14 @@ def tracer_provider(settings: SharedSettings, extra: SpanProcessor | None = None
     global _provider
     with _lock:
         if _provider is None:
-            _provider = TracerProvider(resource=Resource.create({"service.name": f"painflow-{settings.service_name}", "service.namespace": "painflow"}))
+            _provider = TracerProvider(
+                resource=Resource.create(
+                    {
+                        "service.name": f"painflow-{settings.service_name}",
+                        "service.namespace": "painflow",
+                    }
+                )
+            )
             _add_exporter(_provider, settings)
             trace.set_tracer_provider(_provider)
             HTTPXClientInstrumentor().instrument()
@@ -56,8 +63,12 @@ def _add_exporter(provider: TracerProvider, settings: SharedSettings) -> None:
 
 def instrument_app(app: FastAPI, engine: Engine, settings: SharedSettings) -> None:
     provider = tracer_provider(settings)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="health/.*,metrics")
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider, enable_commenter=False)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="health/.*,metrics"
+    )
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine, tracer_provider=provider, enable_commenter=False
+    )
 
 
 class JsonLogFormatter(logging.Formatter):

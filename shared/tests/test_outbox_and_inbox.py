@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
-
 from painflow_shared.db import make_engine, migrate, session_scope
 from painflow_shared.events.consumer import EventConsumer
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
+from sqlmodel import Session, select
 
 MIGRATIONS = __import__("pathlib").Path(__file__).parent / "migrations"
 
@@ -61,8 +60,14 @@ def _stage(engine, patient: str, n: int) -> list[str]:
     ids = []
     with session_scope(engine) as session:
         for _ in range(n):
-            envelope = build_event(event_type="painflow.referral.received", service="referral", base_url="http://x/fhir",
-                                   patient_id=patient, focus=[{"resourceType": "Patient", "id": patient}], include=[])
+            envelope = build_event(
+                event_type="painflow.referral.received",
+                service="referral",
+                base_url="http://x/fhir",
+                patient_id=patient,
+                focus=[{"resourceType": "Patient", "id": patient}],
+                include=[],
+            )
             record_event(session, "topic", envelope)
             ids.append(envelope.id)
     return ids
@@ -103,8 +108,14 @@ def test_a_failed_send_stops_the_batch_and_nothing_after_it_is_marked_sent(engin
 
 def test_rolled_back_transaction_leaves_no_event(engine):
     with pytest.raises(RuntimeError), session_scope(engine) as session:
-        envelope = build_event(event_type="painflow.referral.received", service="referral", base_url="http://x/fhir",
-                               patient_id="p9", focus=[{"resourceType": "Patient", "id": "p9"}], include=[])
+        envelope = build_event(
+            event_type="painflow.referral.received",
+            service="referral",
+            base_url="http://x/fhir",
+            patient_id="p9",
+            focus=[{"resourceType": "Patient", "id": "p9"}],
+            include=[],
+        )
         record_event(session, "topic", envelope)
         raise RuntimeError("the domain write failed")
     assert OutboxRelay(engine=engine, producer_factory=RecordingProducer).pending() == 0
@@ -121,12 +132,28 @@ class Record:
 
 
 def test_inbox_gives_a_redelivered_event_no_second_effect(engine):
-    envelope = build_event(event_type="painflow.referral.received", service="referral", base_url="http://x/fhir",
-                           patient_id="p1", focus=[{"resourceType": "Patient", "id": "p1"}], include=[])
-    record = Record("topic", 0, 7, b"p1", envelope.value(), [(k, v.encode()) for k, v in envelope.headers().items()])
+    envelope = build_event(
+        event_type="painflow.referral.received",
+        service="referral",
+        base_url="http://x/fhir",
+        patient_id="p1",
+        focus=[{"resourceType": "Patient", "id": "p1"}],
+        include=[],
+    )
+    record = Record(
+        "topic",
+        0,
+        7,
+        b"p1",
+        envelope.value(),
+        [(k, v.encode()) for k, v in envelope.headers().items()],
+    )
     effects: list[str] = []
     consumer = EventConsumer(
-        name="unit", engine=engine, consumer_factory=lambda: None, producer_factory=RecordingProducer,
+        name="unit",
+        engine=engine,
+        consumer_factory=lambda: None,
+        producer_factory=RecordingProducer,
         handlers={"painflow.referral.received": lambda session, event: effects.append(event.id)},
     )
     consumer.process(record)
@@ -136,9 +163,22 @@ def test_inbox_gives_a_redelivered_event_no_second_effect(engine):
 
 
 def test_a_failing_handler_is_retried_then_dead_lettered(engine):
-    envelope = build_event(event_type="painflow.referral.received", service="referral", base_url="http://x/fhir",
-                           patient_id="p1", focus=[{"resourceType": "Patient", "id": "p1"}], include=[])
-    record = Record("topic", 0, 8, b"p1", envelope.value(), [(k, v.encode()) for k, v in envelope.headers().items()])
+    envelope = build_event(
+        event_type="painflow.referral.received",
+        service="referral",
+        base_url="http://x/fhir",
+        patient_id="p1",
+        focus=[{"resourceType": "Patient", "id": "p1"}],
+        include=[],
+    )
+    record = Record(
+        "topic",
+        0,
+        8,
+        b"p1",
+        envelope.value(),
+        [(k, v.encode()) for k, v in envelope.headers().items()],
+    )
     dlq = RecordingProducer()
     attempts: list[int] = []
 
@@ -146,9 +186,15 @@ def test_a_failing_handler_is_retried_then_dead_lettered(engine):
         attempts.append(1)
         raise ValueError("cannot")
 
-    consumer = EventConsumer(name="unit", engine=engine, consumer_factory=lambda: None,
-                             producer_factory=lambda: DlqProducer(dlq), handlers={"painflow.referral.received": broken},
-                             max_attempts=3, backoff_seconds=0.001)
+    consumer = EventConsumer(
+        name="unit",
+        engine=engine,
+        consumer_factory=lambda: None,
+        producer_factory=lambda: DlqProducer(dlq),
+        handlers={"painflow.referral.received": broken},
+        max_attempts=3,
+        backoff_seconds=0.001,
+    )
     consumer.process(record)
     assert len(attempts) == 3
     assert [topic for topic, _, _ in dlq.sent] == ["topic.dlq"]

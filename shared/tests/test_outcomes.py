@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
 from painflow_shared.fhir import errors
 from painflow_shared.fhir.outcomes import install_error_handlers
 
@@ -46,7 +45,11 @@ def test_fhir_errors_map_to_status_and_issue_code(error, status, code):
 
 
 def test_expression_paths_are_kept():
-    outcome = _app(errors.InvalidRequest("bad", expression="Bundle.entry[2].resource.subject")).get("/boom").json()
+    outcome = (
+        _app(errors.InvalidRequest("bad", expression="Bundle.entry[2].resource.subject"))
+        .get("/boom")
+        .json()
+    )
     assert outcome["issue"][0]["expression"] == ["Bundle.entry[2].resource.subject"]
 
 

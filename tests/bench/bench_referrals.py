@@ -11,9 +11,11 @@ the assessment service's consumer handled the referral's event (its ``event_inbo
 into the stages the timestamps in the databases allow (POST -> outbox row -> published ->
 handled). The last line of output is one JSON object with every figure.
 
-This file reports figures; it asserts nothing about speed, and pytest does not collect it.
+This file reports figures; it asserts nothing about speed, and pytest does not collect it (its
+name is not test_*.py).
 
     .venv/bin/python tests/bench/bench_referrals.py [--clients 8] [--seconds 20] [--warmup 3]
+                                                    [--wait 60]
 """
 
 from __future__ import annotations
@@ -159,15 +161,42 @@ def _drop_kafka_objects(plat: Platform) -> None:
         admin.close()
 
 
+class StartupNoise(logging.Filter):
+    """Drops the warnings that starting four apps in one process always gives. While starting:
+    kafka's "no partition metadata" (the topics do not exist yet) and "task ran for" (its
+    network loop waits for the GIL while the apps migrate). Always: OpenTelemetry's "already
+    instrumented" (each app instruments the same libraries). Errors pass. A logger's filter
+    survives the services' ``configure_logging``, which resets levels in every lifespan."""
+
+    LOGGERS = (
+        "kafka.coordinator.assignors.range",
+        "kafka.net.selector",
+        "opentelemetry.instrumentation.instrumentor",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        return record.name != "opentelemetry.instrumentation.instrumentor" and not self.starting
+
+
+STARTUP_NOISE = StartupNoise()
+
+
 def quiet_logs(*, starting: bool = False) -> None:
-    """WARNING for everything; while starting, kafka's expected warnings (no partition metadata
-    before the topics exist) are held back too. Four apps in one process instrument the same
-    libraries four times: OpenTelemetry's "already instrumented" warning says nothing here."""
+    """WARNING for the root and the noisy libraries; startup's expected warnings filtered."""
     logging.getLogger().setLevel(logging.WARNING)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.ERROR if starting else logging.WARNING)
-    logging.getLogger("opentelemetry.instrumentation.instrumentor").setLevel(logging.ERROR)
+    STARTUP_NOISE.starting = starting
+    for name in StartupNoise.LOGGERS:
+        logger = logging.getLogger(name)
+        if STARTUP_NOISE not in logger.filters:
+            logger.addFilter(STARTUP_NOISE)
 
 
 class WarningCounter(logging.Handler):

@@ -6,12 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func
-from sqlmodel import Session, select
-
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.fhir.store import StoredResource
 from painflow_shared.testing.factories import referral_bundle, response_location
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 
@@ -20,10 +19,14 @@ pytestmark = pytest.mark.integration
 
 def post_referral(platform: Any, bundle: dict[str, Any] | None = None) -> tuple[str, str]:
     """POST a referral transaction; returns (patient id, service request id)."""
-    response = httpx.post(platform.fhir("referral"), json=bundle or referral_bundle(), headers=FHIR_JSON, timeout=30)
+    response = httpx.post(
+        platform.fhir("referral"), json=bundle or referral_bundle(), headers=FHIR_JSON, timeout=30
+    )
     assert response.status_code == 200, response.text
     body = response.json()
-    return response_location(body, "Patient").split("/")[1], response_location(body, "ServiceRequest").split("/")[1]
+    return response_location(body, "Patient").split("/")[1], response_location(
+        body, "ServiceRequest"
+    ).split("/")[1]
 
 
 def stored_counts(platform: Any, service: str = "referral") -> tuple[int, int]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import Session, col, select
-
 from painflow_shared.events.outbox import OutboxMessage
+from sqlmodel import Session, col, select
 
 
 def referral_events_for(platform: Any, request_id: str) -> list[str]:
     """Event types published (acknowledged by Kafka) that carry ServiceRequest ``request_id``."""
     with Session(platform.runtime("referral").engine) as session:
-        rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_not(None)).order_by(col(OutboxMessage.seq))).all()
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.sent_at).is_not(None))
+            .order_by(col(OutboxMessage.seq))
+        ).all()
     return [row.event_type for row in rows if _carries(json.loads(row.payload), request_id)]
 
 

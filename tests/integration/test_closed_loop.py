@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaProducer
-
 from painflow_referral.consumers import NEXT_STEP_SYSTEM
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.topics import FOLLOWUP_TOPIC
@@ -18,56 +17,95 @@ from .conftest import FHIR_JSON, post_referral
 pytestmark = pytest.mark.integration
 
 
-def _publish(platform: Any, kafka: str, event_type: str, patient_id: str, focus: list[dict[str, Any]]) -> None:
+def _publish(
+    platform: Any, kafka: str, event_type: str, patient_id: str, focus: list[dict[str, Any]]
+) -> None:
     """Publish a follow-up event exactly as the followup service's relay would."""
     patient = {"resourceType": "Patient", "id": patient_id}
     envelope = build_event(
-        event_type=event_type, service="followup", base_url=platform.fhir("followup"),
-        patient_id=patient_id, focus=focus, include=[patient],
+        event_type=event_type,
+        service="followup",
+        base_url=platform.fhir("followup"),
+        patient_id=patient_id,
+        focus=focus,
+        include=[patient],
     )
     platform.runtime("referral").contracts.validate(envelope.headers(), envelope.bundle)
     producer = KafkaProducer(bootstrap_servers=kafka)
     headers = [(k, v.encode()) for k, v in envelope.headers().items()]
-    producer.send(platform.settings["referral"].topic(FOLLOWUP_TOPIC), key=patient_id.encode(), value=envelope.value(), headers=headers).get(timeout=10)
+    producer.send(
+        platform.settings["referral"].topic(FOLLOWUP_TOPIC),
+        key=patient_id.encode(),
+        value=envelope.value(),
+        headers=headers,
+    ).get(timeout=10)
     producer.close()
 
 
 def _task_status(platform: Any, request_id: str) -> str:
-    bundle = httpx.get(f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()
+    bundle = httpx.get(
+        f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
+    ).json()
     return str(bundle["entry"][0]["resource"]["status"])
 
 
 def _accept(platform: Any, request_id: str) -> None:
-    task = httpx.get(f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()["entry"][0]["resource"]
-    response = httpx.put(f"{platform.fhir('referral')}/Task/{task['id']}", json={**task, "status": "accepted"}, headers=FHIR_JSON)
+    task = httpx.get(
+        f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
+    ).json()["entry"][0]["resource"]
+    response = httpx.put(
+        f"{platform.fhir('referral')}/Task/{task['id']}",
+        json={**task, "status": "accepted"},
+        headers=FHIR_JSON,
+    )
     assert response.status_code == 200, response.text
 
 
 def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform, kafka):
     patient_id, request_id = post_referral(platform)
     _accept(platform, request_id)
-    outcome = {"resourceType": "Observation", "id": "obs-1", "status": "final",
-               "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
-               "subject": {"reference": f"Patient/{patient_id}"}, "valueInteger": 3}
+    outcome = {
+        "resourceType": "Observation",
+        "id": "obs-1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "valueInteger": 3,
+    }
     _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
     wait_for(lambda: _task_status(platform, request_id) == "in-progress", what="Task in-progress")
 
-    discharge = {"resourceType": "ServiceRequest", "id": "next-1", "status": "active", "intent": "proposal",
-                 "code": {"coding": [{"system": NEXT_STEP_SYSTEM, "code": "discharge"}]},
-                 "subject": {"reference": f"Patient/{patient_id}"}}
+    discharge = {
+        "resourceType": "ServiceRequest",
+        "id": "next-1",
+        "status": "active",
+        "intent": "proposal",
+        "code": {"coding": [{"system": NEXT_STEP_SYSTEM, "code": "discharge"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
     _publish(platform, kafka, "painflow.followup.next-step", patient_id, [discharge])
     wait_for(lambda: _task_status(platform, request_id) == "completed", what="Task completed")
-    episode = httpx.get(f"{platform.fhir('referral')}/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}).json()
+    episode = httpx.get(
+        f"{platform.fhir('referral')}/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}
+    ).json()
     assert episode["entry"][0]["resource"]["status"] == "finished"
 
 
 def test_followup_events_do_not_advance_a_referral_nobody_accepted(platform, kafka):
     patient_id, request_id = post_referral(platform)
-    outcome = {"resourceType": "Observation", "id": "obs-2", "status": "final",
-               "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
-               "subject": {"reference": f"Patient/{patient_id}"}, "valueInteger": 5}
+    outcome = {
+        "resourceType": "Observation",
+        "id": "obs-2",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "valueInteger": 5,
+    }
     _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
     consumers = platform.runtime("referral").consumers
     before = sum(c.stats.handled for c in consumers)
-    wait_for(lambda: sum(c.stats.handled for c in consumers) > before, what="the referral consumer to handle it")
+    wait_for(
+        lambda: sum(c.stats.handled for c in consumers) > before,
+        what="the referral consumer to handle it",
+    )
     assert _task_status(platform, request_id) == "received"

@@ -7,15 +7,14 @@ import uuid
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from sqlalchemy import func, update
-from sqlmodel import Session, col, select
-
 from painflow_assessment.tables import IntakeItem
 from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.inbox import InboxEntry
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.topics import REFERRAL_TOPIC
 from painflow_shared.testing.fixtures import wait_for
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
 
 from .conftest import post_referral
 
@@ -35,7 +34,13 @@ def _journey_steps(platform, patient_ids: list[str]) -> dict[str, int]:
 
 def _worklist_size(platform, request_ids: list[str]) -> int:
     with Session(platform.runtime("assessment").engine) as session:
-        return int(session.exec(select(func.count()).select_from(IntakeItem).where(col(IntakeItem.service_request_id).in_(request_ids))).one())
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(IntakeItem)
+                .where(col(IntakeItem.service_request_id).in_(request_ids))
+            ).one()
+        )
 
 
 def test_referrals_posted_while_the_relay_is_down_arrive_once_each(platform):
@@ -49,8 +54,13 @@ def test_referrals_posted_while_the_relay_is_down_arrive_once_each(platform):
     finally:
         relay.start()
     wait_for(lambda: relay.pending() == 0, what="the outbox to drain")
-    wait_for(lambda: len(_journey_steps(platform, patients)) == N, what="every referral in followup")
-    wait_for(lambda: _worklist_size(platform, [r for _, r in posted]) == N, what="every referral in assessment")
+    wait_for(
+        lambda: len(_journey_steps(platform, patients)) == N, what="every referral in followup"
+    )
+    wait_for(
+        lambda: _worklist_size(platform, [r for _, r in posted]) == N,
+        what="every referral in assessment",
+    )
     assert _journey_steps(platform, patients) == {p: 1 for p in patients}
 
 
@@ -61,9 +71,13 @@ def test_events_published_twice_have_one_effect(platform):
     before = _duplicates_seen(platform)
     with Session(platform.runtime("referral").engine) as session:
         # as if the relay had crashed after the broker's ack, before marking the rows sent
-        session.execute(update(OutboxMessage).where(col(OutboxMessage.key).in_(patients)).values(sent_at=None))
+        session.execute(
+            update(OutboxMessage).where(col(OutboxMessage.key).in_(patients)).values(sent_at=None)
+        )
         session.commit()
-    wait_for(lambda: _duplicates_seen(platform) - before >= 4, what="the consumers to see the repeats")
+    wait_for(
+        lambda: _duplicates_seen(platform) - before >= 4, what="the consumers to see the repeats"
+    )
     assert _journey_steps(platform, patients) == {p: 1 for p in patients}
 
 
@@ -75,14 +89,30 @@ def test_poison_message_goes_to_the_dlq_and_the_partition_moves_on(platform, kaf
     topic = platform.settings["referral"].topic(REFERRAL_TOPIC)
     producer = KafkaProducer(bootstrap_servers=kafka)
     key = f"poison-{uuid.uuid4().hex[:8]}".encode()
-    producer.send(topic, key=key, value=b"{this is not FHIR", headers=[("ce_type", b"painflow.referral.received")]).get(timeout=10)
+    producer.send(
+        topic,
+        key=key,
+        value=b"{this is not FHIR",
+        headers=[("ce_type", b"painflow.referral.received")],
+    ).get(timeout=10)
     producer.close()
     patient_id, _ = post_referral(platform)
-    wait_for(lambda: _journey_steps(platform, [patient_id]) == {patient_id: 1}, what="the next referral after the poison")
+    wait_for(
+        lambda: _journey_steps(platform, [patient_id]) == {patient_id: 1},
+        what="the next referral after the poison",
+    )
 
-    dlq = KafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka, auto_offset_reset="earliest", consumer_timeout_ms=2000, group_id=None)
+    dlq = KafkaConsumer(
+        f"{topic}.dlq",
+        bootstrap_servers=kafka,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+        group_id=None,
+    )
     try:
-        expected = {platform.settings[s].consumer_group for s in ("assessment", "scheduling", "followup")}
+        expected = {
+            platform.settings[s].consumer_group for s in ("assessment", "scheduling", "followup")
+        }
         seen: list = []
 
         def poisoned():
@@ -90,7 +120,9 @@ def test_poison_message_goes_to_the_dlq_and_the_partition_moves_on(platform, kaf
             groups = {dict(r.headers)["x-dlq-consumer-group"].decode() for r in seen}
             return seen if groups == expected else None
 
-        records = wait_for(poisoned, timeout=30, what="the poison message in the DLQ from every consumer group")
+        records = wait_for(
+            poisoned, timeout=30, what="the poison message in the DLQ from every consumer group"
+        )
     finally:
         dlq.close()
     assert len(records) == 3
@@ -105,7 +137,14 @@ def test_inbox_rows_commit_with_the_effects(platform):
     patient_id, request_id = post_referral(platform)
     wait_for(lambda: _worklist_size(platform, [request_id]) == 1, what="the worklist")
     with Session(platform.runtime("referral").engine) as session:
-        event_ids = [row.event_id for row in session.exec(select(OutboxMessage).where(OutboxMessage.key == patient_id)).all()]
+        event_ids = [
+            row.event_id
+            for row in session.exec(
+                select(OutboxMessage).where(OutboxMessage.key == patient_id)
+            ).all()
+        ]
     with Session(platform.runtime("assessment").engine) as session:
-        handled = session.exec(select(InboxEntry).where(col(InboxEntry.event_id).in_(event_ids))).all()
+        handled = session.exec(
+            select(InboxEntry).where(col(InboxEntry.event_id).in_(event_ids))
+        ).all()
     assert event_ids and {row.event_id for row in handled} == set(event_ids)

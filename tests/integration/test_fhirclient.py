@@ -8,14 +8,15 @@ from fhirclient.models.condition import Condition
 from fhirclient.models.patient import Patient
 from fhirclient.models.servicerequest import ServiceRequest
 from fhirclient.models.task import Task
-
 from painflow_shared.testing.factories import condition, patient, service_request
 
 pytestmark = pytest.mark.integration
 
 
 def test_smart_fhirclient_creates_and_reads_a_referral(platform):
-    smart = smart_client.FHIRClient(settings={"app_id": "painflow-test-ehr", "api_base": platform.fhir("referral")})
+    smart = smart_client.FHIRClient(
+        settings={"app_id": "painflow-test-ehr", "api_base": platform.fhir("referral")}
+    )
     server = smart.server
 
     created_patient = Patient(patient(mrn="smart-1")).create(server)
@@ -30,7 +31,9 @@ def test_smart_fhirclient_creates_and_reads_a_referral(platform):
     assert read_back.subject.reference == f"Patient/{patient_id}"
     assert read_back.code.coding[0].code == "3457005"
 
-    tasks = Task.where(struct={"focus": f"ServiceRequest/{created['id']}"}).perform_resources(server)
+    tasks = Task.where(struct={"focus": f"ServiceRequest/{created['id']}"}).perform_resources(
+        server
+    )
     assert len(tasks) == 1 and tasks[0].status == "received"
     found = ServiceRequest.where(struct={"patient": patient_id}).perform_resources(server)
     assert [r.id for r in found] == [created["id"]]

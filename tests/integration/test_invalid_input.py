@@ -31,7 +31,9 @@ def _resource_type(raw: bytes) -> str | None:
 # Samples whose only defect needs a terminology server (display names of codes); the referral
 # service does not call one, so at their own type endpoint they are accepted. Posted to the base,
 # like every other sample, they are refused.
-NEEDS_TERMINOLOGY = {"practitioner-role-example.json": "wrong display name for a NUCC taxonomy code"}
+NEEDS_TERMINOLOGY = {
+    "practitioner-role-example.json": "wrong display name for a NUCC taxonomy code"
+}
 
 
 def _post(url: str, raw: bytes) -> httpx.Response:
@@ -39,14 +41,18 @@ def _post(url: str, raw: bytes) -> httpx.Response:
 
 
 def _assert_outcome(response: httpx.Response, name: str) -> None:
-    assert 400 <= response.status_code < 500, f"{name}: {response.status_code} {response.text[:300]}"
+    assert 400 <= response.status_code < 500, (
+        f"{name}: {response.status_code} {response.text[:300]}"
+    )
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome", name
     assert outcome["issue"][0]["severity"] in ("error", "fatal")
     assert outcome["issue"][0]["diagnostics"], name
 
 
-def test_every_invalid_sample_posted_to_the_base_is_refused_and_nothing_is_kept(platform, fhir_samples):
+def test_every_invalid_sample_posted_to_the_base_is_refused_and_nothing_is_kept(
+    platform, fhir_samples
+):
     before = stored_counts(platform)
     for path in _invalid_files(fhir_samples):
         _assert_outcome(_post(platform.fhir("referral"), path.read_bytes()), path.name)
@@ -68,12 +74,18 @@ def test_invalid_samples_are_refused_at_their_own_type_endpoint_too(platform, fh
 
 
 def test_wrong_content_type_is_415(platform):
-    response = httpx.post(platform.fhir("referral"), content=b"<Bundle/>", headers={"content-type": "application/fhir+xml"})
+    response = httpx.post(
+        platform.fhir("referral"),
+        content=b"<Bundle/>",
+        headers={"content-type": "application/fhir+xml"},
+    )
     assert response.status_code == 415
     assert response.json()["issue"][0]["code"] == "not-supported"
 
 
 def test_body_over_the_limit_is_413(platform):
     limit = platform.settings["referral"].max_body_bytes
-    response = httpx.post(platform.fhir("referral"), content=b" " * (limit + 1), headers=FHIR_JSON, timeout=30)
+    response = httpx.post(
+        platform.fhir("referral"), content=b" " * (limit + 1), headers=FHIR_JSON, timeout=30
+    )
     assert response.status_code == 413

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from painflow_shared.testing.factories import (
     EHR_REFERRAL_SYSTEM,
     condition,
@@ -41,7 +40,11 @@ def test_create_read_vread_and_history_with_etags(platform):
         assert created.headers["location"].endswith(f"/Patient/{created.json()['id']}/_history/1")
         assert "last-modified" in created.headers
         pid = created.json()["id"]
-        updated = client.put(f"/Patient/{pid}", json={**created.json(), "gender": "male"}, headers={"if-match": 'W/"1"'})
+        updated = client.put(
+            f"/Patient/{pid}",
+            json={**created.json(), "gender": "male"},
+            headers={"if-match": 'W/"1"'},
+        )
         assert updated.status_code == 200 and updated.headers["etag"] == 'W/"2"'
         assert client.get(f"/Patient/{pid}").json()["gender"] == "male"
         assert client.get(f"/Patient/{pid}/_history/1").json()["gender"] == "female"
@@ -55,11 +58,16 @@ def test_stale_if_match_is_412_and_changes_nothing(platform):
         pid = client.post("/Patient", json=patient()).json()["id"]
         current = client.get(f"/Patient/{pid}").json()
         client.put(f"/Patient/{pid}", json=current, headers={"if-match": 'W/"1"'})
-        stale = client.put(f"/Patient/{pid}", json={**current, "gender": "other"}, headers={"if-match": 'W/"1"'})
+        stale = client.put(
+            f"/Patient/{pid}", json={**current, "gender": "other"}, headers={"if-match": 'W/"1"'}
+        )
         assert stale.status_code == 412
         assert stale.json()["resourceType"] == "OperationOutcome"
         assert client.get(f"/Patient/{pid}").json()["gender"] == "female"
-        assert client.put(f"/Patient/{pid}", json=current, headers={"if-match": "3"}).status_code == 400
+        assert (
+            client.put(f"/Patient/{pid}", json=current, headers={"if-match": "3"}).status_code
+            == 400
+        )
 
 
 def test_conditional_create_returns_the_existing_resource(platform):
@@ -70,7 +78,9 @@ def test_conditional_create_returns_the_existing_resource(platform):
         second = client.post("/Patient", json=body, headers={"if-none-exist": query})
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"]
-        found = client.get("/Patient", params={"identifier": f"{body['identifier'][0]['system']}|cond-create-1"}).json()
+        found = client.get(
+            "/Patient", params={"identifier": f"{body['identifier'][0]['system']}|cond-create-1"}
+        ).json()
         assert found["total"] == 1
 
 
@@ -82,11 +92,20 @@ def test_the_same_referral_posted_twice_is_one_referral(platform):
     assert locations[0] == locations[1]
     assert {e["response"]["status"] for e in second["entry"]} == {"200 OK"}
     with _fhir(platform) as client:
-        found = client.get("/ServiceRequest", params={"identifier": f"{EHR_REFERRAL_SYSTEM}|dedup-1"}).json()
+        found = client.get(
+            "/ServiceRequest", params={"identifier": f"{EHR_REFERRAL_SYSTEM}|dedup-1"}
+        ).json()
         assert found["total"] == 1
         request_id = found["entry"][0]["resource"]["id"]
-        assert client.get("/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()["total"] == 1
-        single = service_request(f"Patient/{found['entry'][0]['resource']['subject']['reference'].split('/')[1]}", None, identifier="dedup-1")
+        assert (
+            client.get("/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()["total"]
+            == 1
+        )
+        single = service_request(
+            f"Patient/{found['entry'][0]['resource']['subject']['reference'].split('/')[1]}",
+            None,
+            identifier="dedup-1",
+        )
         single["reasonCode"] = [{"text": "low back pain"}]
         again = client.post("/ServiceRequest", json=single)
         assert again.status_code == 200 and again.json()["id"] == request_id
@@ -96,7 +115,9 @@ def test_single_service_request_for_a_known_patient(platform):
     with _fhir(platform) as client:
         pid = client.post("/Patient", json=patient()).json()["id"]
         cid = client.post("/Condition", json=condition(f"Patient/{pid}")).json()["id"]
-        created = client.post("/ServiceRequest", json=service_request(f"Patient/{pid}", f"Condition/{cid}"))
+        created = client.post(
+            "/ServiceRequest", json=service_request(f"Patient/{pid}", f"Condition/{cid}")
+        )
         assert created.status_code == 201, created.text
         task = _task_for(client, created.json()["id"])
         assert task["status"] == "received"
@@ -120,12 +141,16 @@ def test_single_service_request_for_a_known_patient(platform):
 def test_referral_rules_and_bindings_are_refused_with_the_path(platform, mutate, status, path):
     bundle = referral_bundle()
     mutate(bundle["entry"][2]["resource"])
-    before = httpx.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()["total"]
+    before = httpx.get(
+        f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}
+    ).json()["total"]
     response = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON)
     assert response.status_code == status, response.text
     expressions = [e for issue in response.json()["issue"] for e in issue.get("expression", [])]
     assert any(e.endswith(path) for e in expressions), expressions
-    after = httpx.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()["total"]
+    after = httpx.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()[
+        "total"
+    ]
     assert after == before
 
 
@@ -134,21 +159,52 @@ def test_search_paging_and_include(platform):
     for _ in range(5):
         post_referral(platform, referral_bundle(mrn=mrn))
     with _fhir(platform) as client:
-        pid = client.get("/Patient", params={"identifier": f"urn:oid:2.16.840.1.113883.3.9999.1|{mrn}"}).json()["entry"][0]["resource"]["id"]
-        page = client.get("/ServiceRequest", params={"patient": f"Patient/{pid}", "_count": "2"}).json()
+        pid = client.get(
+            "/Patient", params={"identifier": f"urn:oid:2.16.840.1.113883.3.9999.1|{mrn}"}
+        ).json()["entry"][0]["resource"]["id"]
+        page = client.get(
+            "/ServiceRequest", params={"patient": f"Patient/{pid}", "_count": "2"}
+        ).json()
         assert page["total"] == 5 and len(page["entry"]) == 2
         seen = [e["resource"]["id"] for e in page["entry"]]
-        while (next_link := next((link["url"] for link in page["link"] if link["relation"] == "next"), None)):
+        while next_link := next(
+            (link["url"] for link in page["link"] if link["relation"] == "next"), None
+        ):
             page = httpx.get(next_link).json()
             seen += [e["resource"]["id"] for e in page["entry"]]
         assert len(seen) == len(set(seen)) == 5
-        included = client.get("/ServiceRequest", params={"patient": pid, "_include": "ServiceRequest:patient", "_count": "1"}).json()
+        included = client.get(
+            "/ServiceRequest",
+            params={"patient": pid, "_include": "ServiceRequest:patient", "_count": "1"},
+        ).json()
         modes = [(e["resource"]["resourceType"], e["search"]["mode"]) for e in included["entry"]]
         assert modes == [("ServiceRequest", "match"), ("Patient", "include")]
-        assert client.get("/ServiceRequest", params={"patient": pid, "status": "active", "priority": "routine"}).json()["total"] == 5
-        assert client.get("/ServiceRequest", params={"patient": pid, "authored": "ge2000-01-01", "_lastUpdated": "gt2000"}).json()["total"] == 5
-        assert client.get("/ServiceRequest", params={"patient": pid, "authored": "lt2000-01-01"}).json()["total"] == 0
-        assert client.get("/Patient", params={"family": "testpat", "birthdate": "1971-04-12", "_count": "1"}).json()["total"] >= 1
+        assert (
+            client.get(
+                "/ServiceRequest",
+                params={"patient": pid, "status": "active", "priority": "routine"},
+            ).json()["total"]
+            == 5
+        )
+        assert (
+            client.get(
+                "/ServiceRequest",
+                params={"patient": pid, "authored": "ge2000-01-01", "_lastUpdated": "gt2000"},
+            ).json()["total"]
+            == 5
+        )
+        assert (
+            client.get(
+                "/ServiceRequest", params={"patient": pid, "authored": "lt2000-01-01"}
+            ).json()["total"]
+            == 0
+        )
+        assert (
+            client.get(
+                "/Patient", params={"family": "testpat", "birthdate": "1971-04-12", "_count": "1"}
+            ).json()["total"]
+            >= 1
+        )
         assert client.get("/ServiceRequest", params={"nonsense": "1"}).status_code == 400
 
 
@@ -157,18 +213,37 @@ def test_coordinator_accepts_and_rejects_through_fhir_and_events_follow(platform
     _, reject_id = post_referral(platform)
     with _fhir(platform) as client:
         task = _task_for(client, accept_id)
-        accepted = client.patch(f"/Task/{task['id']}", json=[{"op": "replace", "path": "/status", "value": "accepted"}], headers=PATCH)
+        accepted = client.patch(
+            f"/Task/{task['id']}",
+            json=[{"op": "replace", "path": "/status", "value": "accepted"}],
+            headers=PATCH,
+        )
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["status"] == "accepted"
         task = _task_for(client, reject_id)
         no_reason = client.put(f"/Task/{task['id']}", json={**task, "status": "rejected"})
         assert no_reason.status_code == 422
-        rejected = client.put(f"/Task/{task['id']}", json={**task, "status": "rejected", "statusReason": {"text": "not an interventional candidate"}})
+        rejected = client.put(
+            f"/Task/{task['id']}",
+            json={
+                **task,
+                "status": "rejected",
+                "statusReason": {"text": "not an interventional candidate"},
+            },
+        )
         assert rejected.status_code == 200
-        backwards = client.put(f"/Task/{task['id']}", json={**rejected.json(), "status": "accepted"})
+        backwards = client.put(
+            f"/Task/{task['id']}", json={**rejected.json(), "status": "accepted"}
+        )
         assert backwards.status_code == 422
-    assert wait_for(lambda: "painflow.referral.accepted" in referral_events_for(platform, accept_id), what="accepted event")
-    assert wait_for(lambda: "painflow.referral.rejected" in referral_events_for(platform, reject_id), what="rejected event")
+    assert wait_for(
+        lambda: "painflow.referral.accepted" in referral_events_for(platform, accept_id),
+        what="accepted event",
+    )
+    assert wait_for(
+        lambda: "painflow.referral.rejected" in referral_events_for(platform, reject_id),
+        what="rejected event",
+    )
     worklist = wait_for(lambda: _ready(platform, accept_id), what="assessment sees the acceptance")
     assert worklist["status"] == "ready-for-intake"
 
@@ -182,13 +257,24 @@ def test_the_ehr_revokes_a_referral_and_the_work_is_cancelled_downstream(platfor
     patient_id, request_id = post_referral(platform)
     with _fhir(platform) as client:
         current = client.get(f"/ServiceRequest/{request_id}")
-        revoked = client.put(f"/ServiceRequest/{request_id}", json={**current.json(), "status": "revoked"}, headers={"if-match": current.headers["etag"]})
+        revoked = client.put(
+            f"/ServiceRequest/{request_id}",
+            json={**current.json(), "status": "revoked"},
+            headers={"if-match": current.headers["etag"]},
+        )
         assert revoked.status_code == 200
         assert _task_for(client, request_id)["status"] == "cancelled"
-        episode = client.get("/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}).json()["entry"][0]["resource"]
+        episode = client.get("/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}).json()[
+            "entry"
+        ][0]["resource"]
         assert episode["status"] == "cancelled"
-    assert wait_for(lambda: "painflow.referral.cancelled" in referral_events_for(platform, request_id), what="cancelled event")
-    item = wait_for(lambda: _status(platform, request_id, "closed-cancelled"), what="assessment closes it")
+    assert wait_for(
+        lambda: "painflow.referral.cancelled" in referral_events_for(platform, request_id),
+        what="cancelled event",
+    )
+    item = wait_for(
+        lambda: _status(platform, request_id, "closed-cancelled"), what="assessment closes it"
+    )
     assert item["status"] == "closed-cancelled"
 
 
@@ -199,7 +285,10 @@ def _status(platform, request_id, status):
 
 def test_batch_processes_entries_independently(platform):
     good = referral_bundle()["entry"][0]
-    bad = {"resource": {"resourceType": "Patient", "gender": "bogus"}, "request": {"method": "POST", "url": "Patient"}}
+    bad = {
+        "resource": {"resourceType": "Patient", "gender": "bogus"},
+        "request": {"method": "POST", "url": "Patient"},
+    }
     batch = {"resourceType": "Bundle", "type": "batch", "entry": [good, bad]}
     response = httpx.post(platform.fhir("referral"), json=batch, headers=FHIR_JSON)
     assert response.status_code == 200
@@ -211,16 +300,32 @@ def test_batch_processes_entries_independently(platform):
 
 def test_metadata_lists_what_works(platform):
     statement = httpx.get(f"{platform.fhir('referral')}/metadata").json()
-    assert statement["resourceType"] == "CapabilityStatement" and statement["fhirVersion"] == "4.0.1"
+    assert (
+        statement["resourceType"] == "CapabilityStatement" and statement["fhirVersion"] == "4.0.1"
+    )
     rest = statement["rest"][0]
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
     by_type = {r["type"]: r for r in rest["resource"]}
-    assert {i["code"] for i in by_type["Task"]["interaction"]} == {"read", "vread", "history-instance", "search-type", "update", "patch"}
+    assert {i["code"] for i in by_type["Task"]["interaction"]} == {
+        "read",
+        "vread",
+        "history-instance",
+        "search-type",
+        "update",
+        "patch",
+    }
     assert by_type["ServiceRequest"]["conditionalCreate"] is True
     with _fhir(platform) as client:
         for resource_type, capability in by_type.items():
             for param in capability.get("searchParam", []):
-                value = {"date": "ge2000-01-01", "reference": "Patient/x", "string": "a", "token": "x"}[param["type"]]
+                value = {
+                    "date": "ge2000-01-01",
+                    "reference": "Patient/x",
+                    "string": "a",
+                    "token": "x",
+                }[param["type"]]
                 answer = client.get(f"/{resource_type}", params={param["name"]: value})
                 assert answer.status_code == 200, (resource_type, param, answer.text)
-        assert client.post("/EpisodeOfCare", json={"resourceType": "EpisodeOfCare"}).status_code == 404
+        assert (
+            client.post("/EpisodeOfCare", json={"resourceType": "EpisodeOfCare"}).status_code == 404
+        )

@@ -73,8 +73,9 @@ SYNTHEA_EXPECTED: dict[str, Triage] = {
 
 # Expected HTTP status per HL7 example. Single resources go to {base}/fhir/{type}: a
 # ServiceRequest is a referral (subject must be a Patient known here, or an absolute URL to
-# the sender's server), a Patient or Condition is a plain create. POST create assigns the id,
-# so posting Patient-example does not make "Patient/example" known.
+# the sender's server), a Patient is a plain create, and a Condition must name a Patient known
+# here. POST create assigns the id, so posting Patient-example does not make "Patient/example"
+# known: every example Condition points at a Patient we do not have.
 EXAMPLES_EXPECTED: dict[str, int] = {
     # Bundles (to {base}/fhir)
     "r4-core/Bundle-bundle-example.json": 400,  # a searchset, not a transaction
@@ -82,13 +83,12 @@ EXAMPLES_EXPECTED: dict[str, int] = {
     # a transaction, but with a conditional PUT url, DELETE/GET entries, a Parameters resource
     "r4-core/Bundle-bundle-transaction.json": 400,
     "us-core/PractitionerRole_Practitioner_Endpoint_Bundle_Example.json": 400,  # a searchset
-    # Conditions: plain create
-    "r4-core/Condition-example.json": 201,  # burnt ear, valid R4
-    "r4-core/Condition-example2.json": 201,  # asthma, onsetString: valid R4
-    "r4-core/Condition-f001.json": 201,  # heart valve disorder, valid R4
-    "us-core/condition-SDOH-example.json": 201,  # SDOH problem, valid R4
-    # no clinicalStatus: allowed for an encounter-diagnosis
-    "us-core/condition-encounter-diagnosis-example1.json": 201,
+    # Conditions: valid R4, but their subject is not a Patient known here
+    "r4-core/Condition-example.json": 422,  # burnt ear; subject Patient/example
+    "r4-core/Condition-example2.json": 422,  # asthma; subject Patient/example
+    "r4-core/Condition-f001.json": 422,  # heart valve disorder; subject Patient/f001
+    "us-core/condition-SDOH-example.json": 422,  # SDOH problem; subject Patient/example
+    "us-core/condition-encounter-diagnosis-example1.json": 422,  # subject Patient/example
     # Patients: plain create
     "r4-core/Patient-example.json": 201,
     "r4-core/Patient-f001.json": 201,

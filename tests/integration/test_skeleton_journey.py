@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from painflow_shared.testing.fixtures import wait_for
 
 from .conftest import post_referral
@@ -21,14 +20,22 @@ def _get_json(url: str) -> dict | None:
 def test_referral_reaches_assessment_scheduling_and_followup(platform):
     patient_id, request_id = post_referral(platform)
 
-    worklist = wait_for(lambda: _get_json(f"{platform.url('assessment')}/worklist/{request_id}"), what="assessment worklist")
+    worklist = wait_for(
+        lambda: _get_json(f"{platform.url('assessment')}/worklist/{request_id}"),
+        what="assessment worklist",
+    )
     assert worklist["status"] == "awaiting-triage"
     assert worklist["patient_id"] == patient_id
 
-    profile = wait_for(lambda: _get_json(f"{platform.url('scheduling')}/patients/{patient_id}/safety-profile"), what="scheduling profile")
+    profile = wait_for(
+        lambda: _get_json(f"{platform.url('scheduling')}/patients/{patient_id}/safety-profile"),
+        what="scheduling profile",
+    )
     assert profile["open_referrals"] == [request_id]
 
-    journey = wait_for(lambda: _get_json(f"{platform.url('followup')}/journey/{patient_id}"), what="journey")
+    journey = wait_for(
+        lambda: _get_json(f"{platform.url('followup')}/journey/{patient_id}"), what="journey"
+    )
     kinds = [step["kind"] for step in journey["steps"]]
     assert kinds == ["injury", "referral"]
     assert journey["steps"][1]["service_request"] == request_id
@@ -39,8 +46,13 @@ def test_one_trace_covers_request_relay_produce_and_every_consumer(platform):
     platform.spans.clear()
     patient_id, request_id = post_referral(platform)
     wait_for(lambda: _get_json(f"{platform.url('followup')}/journey/{patient_id}"), what="journey")
-    wait_for(lambda: _get_json(f"{platform.url('assessment')}/worklist/{request_id}"), what="worklist")
-    wait_for(lambda: _get_json(f"{platform.url('scheduling')}/patients/{patient_id}/safety-profile"), what="profile")
+    wait_for(
+        lambda: _get_json(f"{platform.url('assessment')}/worklist/{request_id}"), what="worklist"
+    )
+    wait_for(
+        lambda: _get_json(f"{platform.url('scheduling')}/patients/{patient_id}/safety-profile"),
+        what="profile",
+    )
 
     def processing_spans():
         spans = platform.finished_spans()
@@ -48,7 +60,11 @@ def test_one_trace_covers_request_relay_produce_and_every_consumer(platform):
         return spans if len({s.name.split(" ")[0] for s in done}) == 3 else None
 
     spans = wait_for(processing_spans, what="three consumer processing spans")
-    server = [s for s in spans if s.kind.name == "SERVER" and s.attributes.get("http.route") in ("/fhir", "/fhir/")]
+    server = [
+        s
+        for s in spans
+        if s.kind.name == "SERVER" and s.attributes.get("http.route") in ("/fhir", "/fhir/")
+    ]
     assert server, "no span for the POST /fhir request"
     trace_id = server[-1].context.trace_id
     in_trace = [s for s in spans if s.context.trace_id == trace_id]
@@ -56,22 +72,30 @@ def test_one_trace_covers_request_relay_produce_and_every_consumer(platform):
     assert any(n.startswith("outbox publish painflow.referral.received") for n in names)
     producer_spans = [s for s in in_trace if s.kind.name == "PRODUCER"]
     assert len(producer_spans) == 1, names
-    consumers = {s.name.split(" ")[0] for s in in_trace if " process painflow.referral.received" in s.name}
+    consumers = {
+        s.name.split(" ")[0] for s in in_trace if " process painflow.referral.received" in s.name
+    }
     assert consumers == {
-        f"painflow-{service}-{platform.run_id}" for service in ("assessment", "scheduling", "followup")
+        f"painflow-{service}-{platform.run_id}"
+        for service in ("assessment", "scheduling", "followup")
     }
     by_id = {s.context.span_id: s for s in in_trace}
     send = producer_spans[0]
     for span in in_trace:
         if " process " in span.name:
-            assert span.parent.span_id == send.context.span_id, "processing span is not a child of the produce span"
+            assert span.parent.span_id == send.context.span_id, (
+                "processing span is not a child of the produce span"
+            )
     assert by_id[send.parent.span_id].name.startswith("outbox publish")
 
 
 def test_no_patient_data_in_span_attributes(platform):
     platform.spans.clear()
     post_referral(platform)
-    wait_for(lambda: [s for s in platform.finished_spans() if " process " in s.name], what="consumer spans")
+    wait_for(
+        lambda: [s for s in platform.finished_spans() if " process " in s.name],
+        what="consumer spans",
+    )
     text = " ".join(str(dict(s.attributes or {})) for s in platform.finished_spans())
     for secret in ("Testpatient", "Alex", "1971-04-12", "555-0100"):
         assert secret not in text

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from painflow_shared.fhir.errors import NotFound
+from painflow_shared.runtime import SessionDep
 from sqlmodel import col, select
 
 from painflow_assessment.tables import IntakeItem
-from painflow_shared.fhir.errors import NotFound
-from painflow_shared.runtime import SessionDep
 
 router = APIRouter(prefix="/worklist", tags=["assessment"])
 
@@ -26,5 +26,7 @@ def worklist(session: SessionDep, status: str | None = None) -> list[dict[str, A
 def worklist_item(service_request_id: str, session: SessionDep) -> dict[str, Any]:
     item = session.get(IntakeItem, service_request_id)
     if item is None:
-        raise NotFound(f"no referral ServiceRequest/{service_request_id} on the assessment worklist")
+        raise NotFound(
+            f"no referral ServiceRequest/{service_request_id} on the assessment worklist"
+        )
     return item.model_dump(mode="json")

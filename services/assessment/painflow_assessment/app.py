@@ -5,24 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-
-from painflow_assessment import api
-from painflow_assessment.consumers import REFERRAL_HANDLERS
-from painflow_assessment.settings import AssessmentSettings
 from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import ResourceCapability, capability_statement, metadata_router
+from painflow_shared.fhir.capability import (
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
 from painflow_shared.service import ServiceSpec, build_service
 
+from painflow_assessment import api
+from painflow_assessment.consumers import REFERRAL_HANDLERS
+from painflow_assessment.settings import AssessmentSettings
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-OWNED_TYPES = ["Questionnaire", "QuestionnaireResponse", "Observation", "ClinicalImpression", "CarePlan"]
+OWNED_TYPES = [
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "Observation",
+    "ClinicalImpression",
+    "CarePlan",
+]
 
 
 def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
     settings = settings or AssessmentSettings()
     patient = SearchParam("patient", "reference", "subject", target="Patient")
-    registry = SearchParamRegistry({t: [patient] if t != "Questionnaire" else [] for t in OWNED_TYPES})
+    registry = SearchParamRegistry(
+        {t: [patient] if t != "Questionnaire" else [] for t in OWNED_TYPES}
+    )
     statement = capability_statement(
         service="assessment",
         base_url=settings.public_base_url,

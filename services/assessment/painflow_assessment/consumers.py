@@ -6,12 +6,12 @@ leaves the worklist (redirected, rejected, cancelled).
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
-from painflow_assessment.tables import IntakeItem
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
 from painflow_shared.fhir.store import utcnow
+from sqlmodel import Session
+
+from painflow_assessment.tables import IntakeItem
 
 INTAKE_STATUS = {
     "painflow.referral.received": "awaiting-triage",
@@ -28,8 +28,12 @@ def track_referral(session: Session, event: Envelope) -> None:
     if service_request is None:
         raise ValueError("a referral event without its ServiceRequest")
     item = session.get(IntakeItem, service_request["id"]) or IntakeItem(
-        service_request_id=service_request["id"], patient_id=event.patient_id, status="",
-        last_event_id="", last_event_type="", updated_at=utcnow(),
+        service_request_id=service_request["id"],
+        patient_id=event.patient_id,
+        status="",
+        last_event_id="",
+        last_event_type="",
+        updated_at=utcnow(),
     )
     item.status = INTAKE_STATUS[event.type]
     item.priority = service_request.get("priority")

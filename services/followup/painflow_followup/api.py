@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from painflow_shared.fhir.errors import NotFound
+from painflow_shared.runtime import SessionDep
 from sqlmodel import col, select
 
 from painflow_followup.tables import JourneyEntry
-from painflow_shared.fhir.errors import NotFound
-from painflow_shared.runtime import SessionDep
 
 router = APIRouter(prefix="/journey", tags=["followup"])
 
@@ -27,8 +27,11 @@ def journey(patient_id: str, session: SessionDep) -> dict[str, Any]:
         "patient": f"Patient/{patient_id}",
         "steps": [
             {
-                "at": e.occurred_at.isoformat(), "kind": e.kind, "event": e.event_type,
-                "episode": e.episode_id, **e.detail,
+                "at": e.occurred_at.isoformat(),
+                "kind": e.kind,
+                "event": e.event_type,
+                "episode": e.episode_id,
+                **e.detail,
             }
             for e in entries
         ],

@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.fhir.capability import (
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
+from painflow_shared.fhir.routes import read_router
+from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
+from painflow_shared.service import ServiceSpec, build_service
 
 from painflow_followup import api
 from painflow_followup.consumers import REFERRAL_HANDLERS
 from painflow_followup.settings import FollowupSettings
-from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import ResourceCapability, capability_statement, metadata_router
-from painflow_shared.fhir.routes import read_router
-from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
-from painflow_shared.service import ServiceSpec, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = ["CarePlan", "Task", "QuestionnaireResponse", "Observation"]
@@ -23,7 +27,12 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
     settings = settings or FollowupSettings()
     patient = SearchParam("patient", "reference", "subject", target="Patient")
     registry = SearchParamRegistry(
-        {t: [SearchParam("patient", "reference", "for", target="Patient")] if t == "Task" else [patient] for t in OWNED_TYPES}
+        {
+            t: [SearchParam("patient", "reference", "for", target="Patient")]
+            if t == "Task"
+            else [patient]
+            for t in OWNED_TYPES
+        }
     )
     statement = capability_statement(
         service="followup",

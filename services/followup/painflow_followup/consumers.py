@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
-
-from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
 from painflow_shared.fhir.search_params import parse_date_value
 from painflow_shared.fhir.store import utcnow
+from sqlmodel import Session, select
+
+from painflow_followup.tables import JourneyEntry
 
 REFERRAL_STEPS = {
     "painflow.referral.received": "referral",
@@ -27,19 +27,30 @@ def record_referral_step(session: Session, event: Envelope) -> None:
     if service_request is None or task is None:
         raise ValueError("a referral event without its ServiceRequest and Task")
     episode_id = episode["id"] if episode else None
-    if event.type == "painflow.referral.received" and not _journey_started(session, event.patient_id):
+    if event.type == "painflow.referral.received" and not _journey_started(
+        session, event.patient_id
+    ):
         _start_journey(session, event, episode)
     session.add(
         JourneyEntry(
-            event_id=event.id, patient_id=event.patient_id, episode_id=episode_id,
-            occurred_at=parse_date_value(event.time) or utcnow(), kind=REFERRAL_STEPS[event.type],
-            event_type=event.type, detail=_referral_detail(service_request, task),
+            event_id=event.id,
+            patient_id=event.patient_id,
+            episode_id=episode_id,
+            occurred_at=parse_date_value(event.time) or utcnow(),
+            kind=REFERRAL_STEPS[event.type],
+            event_type=event.type,
+            detail=_referral_detail(service_request, task),
         )
     )
 
 
 def _journey_started(session: Session, patient_id: str) -> bool:
-    return session.exec(select(JourneyEntry.event_id).where(JourneyEntry.patient_id == patient_id).limit(1)).first() is not None
+    return (
+        session.exec(
+            select(JourneyEntry.event_id).where(JourneyEntry.patient_id == patient_id).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _start_journey(session: Session, event: Envelope, episode: dict[str, Any] | None) -> None:
@@ -47,9 +58,13 @@ def _start_journey(session: Session, event: Envelope, episode: dict[str, Any] | 
     conditions = [c.get("id") for c in event.resources("Condition")]
     session.add(
         JourneyEntry(
-            event_id=f"{event.id}-start", patient_id=event.patient_id,
-            episode_id=episode["id"] if episode else None, occurred_at=start, kind="injury",
-            event_type="painflow.journey.started", detail={"conditions": conditions},
+            event_id=f"{event.id}-start",
+            patient_id=event.patient_id,
+            episode_id=episode["id"] if episode else None,
+            occurred_at=start,
+            kind="injury",
+            event_type="painflow.journey.started",
+            detail={"conditions": conditions},
         )
     )
 
@@ -63,8 +78,6 @@ def _referral_detail(service_request: dict[str, Any], task: dict[str, Any]) -> d
         "task_status": task.get("status"),
         "triage": business[0].get("code"),
     }
-
-
 
 
 REFERRAL_HANDLERS: dict[str, Handler] = {t: record_referral_step for t in REFERRAL_STEPS}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from painflow_shared.settings import SharedSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class FollowupSettings(SharedSettings):

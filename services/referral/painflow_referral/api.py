@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
+from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
+from painflow_shared.fhir.media import fhir_response
+from painflow_shared.fhir.parse import parse_resource
+from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
+from painflow_shared.runtime import RuntimeDep
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -16,12 +22,6 @@ from painflow_referral import cases
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_referral.single import create_one, remote_entries
 from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
-from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
-from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
-from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
-from painflow_shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/fhir", tags=["referral"])
 CREATABLE = ACCEPTED_TYPES
@@ -39,7 +39,9 @@ async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Respons
     parse_resource(body, expected_type="Bundle")
     if kind == "transaction":
         return fhir_response(await run_in_threadpool(run_transaction, request.app, body))
-    raise InvalidRequest("POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type")
+    raise InvalidRequest(
+        "POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type"
+    )
 
 
 @router.post("/{resource_type}")
@@ -48,13 +50,21 @@ async def create(resource_type: str, request: Request, runtime: RuntimeDep) -> R
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     parse_resource(body, expected_type=resource_type)
     if_none_exist = request.headers.get("if-none-exist")
-    extra = await run_in_threadpool(remote_entries, request.app, body) if resource_type == "ServiceRequest" else []
+    extra = (
+        await run_in_threadpool(remote_entries, request.app, body)
+        if resource_type == "ServiceRequest"
+        else []
+    )
     stored, status = await run_in_threadpool(create_one, request.app, body, if_none_exist, extra)
-    return fhir_response(stored, status_code=status, headers=resource_headers(stored, runtime.base_url))
+    return fhir_response(
+        stored, status_code=status, headers=resource_headers(stored, runtime.base_url)
+    )
 
 
 @router.put("/{resource_type}/{resource_id}")
-async def update(resource_type: str, resource_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def update(
+    resource_type: str, resource_id: str, request: Request, runtime: RuntimeDep
+) -> Response:
     _check_type(resource_type, UPDATABLE, "update")
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     parse_resource(body, expected_type=resource_type)
@@ -62,7 +72,11 @@ async def update(resource_type: str, resource_id: str, request: Request, runtime
         raise InvalidRequest("the resource id must match the URL", expression=f"{resource_type}.id")
     if_match = parse_if_match(request.headers.get("if-match"))
     stored, created = await run_in_threadpool(_update, request, body, if_match)
-    return fhir_response(stored, status_code=201 if created else 200, headers=resource_headers(stored, runtime.base_url))
+    return fhir_response(
+        stored,
+        status_code=201 if created else 200,
+        headers=resource_headers(stored, runtime.base_url),
+    )
 
 
 @router.patch("/Task/{task_id}")
@@ -83,11 +97,14 @@ async def patch_task(task_id: str, request: Request, runtime: RuntimeDep) -> Res
 @router.delete("/{resource_type}/{resource_id}")
 async def delete(resource_type: str, resource_id: str) -> Response:
     raise MethodNotAllowed(
-        f"{resource_type} is not deleted here: revoke a referral with ServiceRequest.status = revoked"
+        f"{resource_type} is not deleted here: "
+        "revoke a referral with ServiceRequest.status = revoked"
     )
 
 
-def _update(request: Request, body: dict[str, Any], if_match: int | None) -> tuple[dict[str, Any], bool]:
+def _update(
+    request: Request, body: dict[str, Any], if_match: int | None
+) -> tuple[dict[str, Any], bool]:
     def work(ctx: Any) -> tuple[dict[str, Any], bool]:
         if body["resourceType"] == "Task":
             return cases.coordinator_update(ctx, body, if_match), False
@@ -101,4 +118,6 @@ def _update(request: Request, body: dict[str, Any], if_match: int | None) -> tup
 
 def _check_type(resource_type: str, allowed: frozenset[str], interaction: str) -> None:
     if resource_type not in allowed:
-        raise NotFound(f"{interaction} of {resource_type} is not supported here; see /fhir/metadata")
+        raise NotFound(
+            f"{interaction} of {resource_type} is not supported here; see /fhir/metadata"
+        )

@@ -6,21 +6,26 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
+from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
+from painflow_shared.fhir.capability import (
+    READS,
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
+from painflow_shared.fhir.routes import read_router
+from painflow_shared.fhir.store import ResourceStore
+from painflow_shared.service import ServiceSpec, build_service
 from sqlmodel import Session
 
 from painflow_referral import api
+from painflow_referral.bundle_plan import ACCEPTED_TYPES
+from painflow_referral.consumers import followup_handlers
 from painflow_referral.domain.policy import load_policy
 from painflow_referral.events import EventTarget
 from painflow_referral.intake import IntakeContext
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
-from painflow_referral.bundle_plan import ACCEPTED_TYPES
-from painflow_referral.consumers import followup_handlers
-from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
-from painflow_shared.fhir.capability import READS, ResourceCapability, capability_statement, metadata_router
-from painflow_shared.fhir.routes import read_router
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.service import ServiceSpec, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,7 +33,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     registry = referral_registry()
-    overrides = {} if settings.require_coverage is None else {"require_coverage": settings.require_coverage}
+    overrides = (
+        {} if settings.require_coverage is None else {"require_coverage": settings.require_coverage}
+    )
     policy = load_policy(settings.triage_policy_file, overrides)
     statement = capability_statement(
         service="referral",
@@ -37,10 +44,14 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         resources=_capabilities(),
         system_interactions=("transaction", "batch"),
     )
-    target = EventTarget(topic=settings.topic(REFERRAL_TOPIC), base_url=settings.public_base_url.rstrip("/"))
+    target = EventTarget(
+        topic=settings.topic(REFERRAL_TOPIC), base_url=settings.public_base_url.rstrip("/")
+    )
 
     def intake_context(session: Session) -> IntakeContext:
-        return IntakeContext(session=session, store=ResourceStore(session, registry), policy=policy, events=target)
+        return IntakeContext(
+            session=session, store=ResourceStore(session, registry), policy=policy, events=target
+        )
 
     spec = ServiceSpec(
         title="Painflow referral service",
@@ -66,6 +77,8 @@ def _capabilities() -> list[ResourceCapability]:
         elif resource_type == "Task":
             interactions = (*READS, "update", "patch")
         caps.append(
-            ResourceCapability(resource_type, interactions, conditional_create=resource_type in ACCEPTED_TYPES)
+            ResourceCapability(
+                resource_type, interactions, conditional_create=resource_type in ACCEPTED_TYPES
+            )
         )
     return caps

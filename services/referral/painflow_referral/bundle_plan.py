@@ -16,8 +16,16 @@ from painflow_shared.fhir.store import new_id
 
 ACCEPTED_TYPES = frozenset(
     {
-        "Patient", "Condition", "ServiceRequest", "MedicationStatement", "AllergyIntolerance",
-        "Coverage", "DocumentReference", "Practitioner", "PractitionerRole", "Organization",
+        "Patient",
+        "Condition",
+        "ServiceRequest",
+        "MedicationStatement",
+        "AllergyIntolerance",
+        "Coverage",
+        "DocumentReference",
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
     }
 )
 
@@ -86,7 +94,9 @@ def _plan_entry(index: int, entry: dict[str, Any], match: Matcher) -> PlannedEnt
     )
 
 
-def _plan_create(index: int, resource: dict[str, Any], request: dict[str, Any], match: Matcher) -> PlannedEntry:
+def _plan_create(
+    index: int, resource: dict[str, Any], request: dict[str, Any], match: Matcher
+) -> PlannedEntry:
     query = request.get("ifNoneExist")
     if not query and resource["resourceType"] == "Patient":
         query = _identifier_query(resource)  # the EHR's identifier names one person here
@@ -104,10 +114,14 @@ def _plan_create(index: int, resource: dict[str, Any], request: dict[str, Any], 
 
 def _plan_update(index: int, resource: dict[str, Any], url: str) -> PlannedEntry:
     if not is_relative(url):
-        raise InvalidRequest("PUT needs url Type/id", expression=f"Bundle.entry[{index}].request.url")
+        raise InvalidRequest(
+            "PUT needs url Type/id", expression=f"Bundle.entry[{index}].request.url"
+        )
     rtype, rid = parse_relative(url)
     if rtype != resource["resourceType"] or resource.get("id") not in (None, rid):
-        raise InvalidRequest("the PUT url and the resource disagree", expression=f"Bundle.entry[{index}].request.url")
+        raise InvalidRequest(
+            "the PUT url and the resource disagree", expression=f"Bundle.entry[{index}].request.url"
+        )
     return PlannedEntry(index, dict(resource), "update", rid)
 
 
@@ -149,7 +163,12 @@ def unresolved_urns(plan: BundlePlan) -> list[Issue]:
         for ref in _references(entry.resource):
             if ref.startswith("urn:"):
                 issues.append(
-                    Issue(f"{ref[:60]} names no entry of this transaction", "not-found", "error", (f"Bundle.entry[{entry.index}].resource",))
+                    Issue(
+                        f"{ref[:60]} names no entry of this transaction",
+                        "not-found",
+                        "error",
+                        (f"Bundle.entry[{entry.index}].resource",),
+                    )
                 )
     return issues
 

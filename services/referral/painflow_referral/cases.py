@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from painflow_shared.fhir.errors import NotFound
 from sqlmodel import col, select
 
 from painflow_referral import events
@@ -18,7 +19,6 @@ from painflow_referral.domain.task_flow import (
 )
 from painflow_referral.intake import IntakeContext
 from painflow_referral.tables import ReferralCase
-from painflow_shared.fhir.errors import NotFound
 
 COORDINATOR_FIELDS = ("status", "statusReason", "businessStatus", "owner", "note")
 CANCELLED_REQUEST = frozenset({"revoked", "entered-in-error"})
@@ -31,7 +31,9 @@ def case_for_task(ctx: IntakeContext, task_id: str) -> ReferralCase:
     return case
 
 
-def coordinator_update(ctx: IntakeContext, proposed: dict[str, Any], if_match: int | None) -> dict[str, Any]:
+def coordinator_update(
+    ctx: IntakeContext, proposed: dict[str, Any], if_match: int | None
+) -> dict[str, Any]:
     """A coordinator's PUT/PATCH of the triage Task: only workflow fields change."""
     case = case_for_task(ctx, proposed["id"])
     current = ctx.store.read("Task", case.task_id)
@@ -43,7 +45,9 @@ def coordinator_update(ctx: IntakeContext, proposed: dict[str, Any], if_match: i
     return _save_task(ctx, case, current, merged, if_match)
 
 
-def set_task_status(ctx: IntakeContext, case: ReferralCase, target: str, reason: str | None = None) -> dict[str, Any]:
+def set_task_status(
+    ctx: IntakeContext, case: ReferralCase, target: str, reason: str | None = None
+) -> dict[str, Any]:
     """The program moves a Task (cancellation, follow-up progress); the rules still apply."""
     current = ctx.store.read("Task", case.task_id)
     check_transition(current["status"], target)
@@ -53,7 +57,13 @@ def set_task_status(ctx: IntakeContext, case: ReferralCase, target: str, reason:
     return _save_task(ctx, case, current, merged, None)
 
 
-def _save_task(ctx: IntakeContext, case: ReferralCase, current: dict[str, Any], merged: dict[str, Any], if_match: int | None) -> dict[str, Any]:
+def _save_task(
+    ctx: IntakeContext,
+    case: ReferralCase,
+    current: dict[str, Any],
+    merged: dict[str, Any],
+    if_match: int | None,
+) -> dict[str, Any]:
     changed = merged["status"] != current["status"]
     merged["lastModified"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     task, _ = ctx.store.update(merged, if_match=if_match)
@@ -70,7 +80,10 @@ def _follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) ->
     status = EPISODE_STATUS_FOR.get(task_status)
     if status and episode["status"] != status:
         if status in ("finished", "cancelled"):
-            episode["period"] = {**episode.get("period", {}), "end": datetime.now(UTC).date().isoformat()}
+            episode["period"] = {
+                **episode.get("period", {}),
+                "end": datetime.now(UTC).date().isoformat(),
+            }
         ctx.store.update({**episode, "status": status})
 
 
@@ -89,6 +102,8 @@ def cancel_if_revoked(ctx: IntakeContext, service_request: dict[str, Any]) -> No
 def open_cases(ctx: IntakeContext, patient_id: str) -> list[ReferralCase]:
     return list(
         ctx.session.exec(
-            select(ReferralCase).where(ReferralCase.patient_id == patient_id).order_by(col(ReferralCase.created_at))
+            select(ReferralCase)
+            .where(ReferralCase.patient_id == patient_id)
+            .order_by(col(ReferralCase.created_at))
         ).all()
     )

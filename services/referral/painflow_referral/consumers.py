@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from painflow_shared.events.consumer import Handler
+from painflow_shared.events.envelope import Envelope
 from sqlmodel import Session
 
 from painflow_referral.cases import open_cases, set_task_status
 from painflow_referral.intake import IntakeContext
-from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
 
 NEXT_STEP_SYSTEM = "https://painflow.dev/fhir/CodeSystem/next-step"
 IN_PROGRESS_EVENTS = (
@@ -38,7 +38,10 @@ def _recommends_discharge(event: Envelope) -> bool:
         for resource in event.resources(resource_type):
             concept = resource.get("code") or {}
             codings = concept.get("coding", []) if isinstance(concept, dict) else []
-            if any(c.get("system") == NEXT_STEP_SYSTEM and c.get("code") == "discharge" for c in codings):
+            if any(
+                c.get("system") == NEXT_STEP_SYSTEM and c.get("code") == "discharge"
+                for c in codings
+            ):
                 return True
     return False
 

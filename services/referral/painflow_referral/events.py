@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
-from painflow_referral.tables import ReferralCase
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.outbox import record_event
 from painflow_shared.fhir.references import parse_relative, reference_of, reference_string
 from painflow_shared.fhir.search import find_resources
 from painflow_shared.fhir.store import ResourceStore
+from sqlmodel import Session
+
+from painflow_referral.tables import ReferralCase
 
 RECEIVED = "painflow.referral.received"
 ACCEPTED = "painflow.referral.accepted"
@@ -40,7 +40,11 @@ def publish_referral_event(
 ) -> None:
     service_request = store.read("ServiceRequest", case.service_request_id)
     task = store.read("Task", case.task_id)
-    include = [store.read("Patient", case.patient_id), task, store.read("EpisodeOfCare", case.episode_id)]
+    include = [
+        store.read("Patient", case.patient_id),
+        task,
+        store.read("EpisodeOfCare", case.episode_id),
+    ]
     include += _patient_record(session, store, case.patient_id)
     include += _requesters(store, service_request)
     envelope = build_event(
@@ -54,7 +58,9 @@ def publish_referral_event(
     record_event(session, target.topic, envelope)
 
 
-def _patient_record(session: Session, store: ResourceStore, patient_id: str) -> list[dict[str, Any]]:
+def _patient_record(
+    session: Session, store: ResourceStore, patient_id: str
+) -> list[dict[str, Any]]:
     patient_ref = reference_string("Patient", patient_id)
     found: list[dict[str, Any]] = []
     for resource_type, param in _BY_PATIENT:

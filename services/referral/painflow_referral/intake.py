@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from painflow_shared.fhir.errors import BusinessRuleViolation, InvalidRequest, Issue
+from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.search import parse_query, run_search
+from painflow_shared.fhir.store import ResourceStore
 from sqlmodel import Session, select
 
 from painflow_referral import events
-from painflow_referral.bundle_plan import BundlePlan, PlannedEntry, plan_transaction, unresolved_urns
+from painflow_referral.bundle_plan import (
+    BundlePlan,
+    PlannedEntry,
+    plan_transaction,
+    unresolved_urns,
+)
 from painflow_referral.domain.policy import TriagePolicy
 from painflow_referral.domain.referral import (
     episode_of_care,
@@ -23,10 +32,6 @@ from painflow_referral.domain.referral import (
 from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
 from painflow_referral.tables import ReferralCase
-from painflow_shared.fhir.errors import BusinessRuleViolation, InvalidRequest, Issue
-from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
-from painflow_shared.fhir.search import parse_query, run_search
-from painflow_shared.fhir.store import ResourceStore
 
 
 @dataclass
@@ -72,9 +77,15 @@ def submit_transaction(ctx: IntakeContext, bundle: dict[str, Any]) -> IntakeResu
 def _match(ctx: IntakeContext, resource_type: str, query: str) -> list[str]:
     params = [tuple(part.split("=", 1)) for part in query.lstrip("?").split("&") if "=" in part]
     if not params or any(name != "identifier" for name, _ in params):
-        raise InvalidRequest("ifNoneExist supports identifier=system|value", expression="Bundle.entry.request.ifNoneExist")
+        raise InvalidRequest(
+            "ifNoneExist supports identifier=system|value",
+            expression="Bundle.entry.request.ifNoneExist",
+        )
     parsed = parse_query(ctx.store.registry, resource_type, [(n, v) for n, v in params])
-    return [r["id"] for r in run_search(ctx.session, ctx.store.registry, resource_type, parsed).resources]
+    return [
+        r["id"]
+        for r in run_search(ctx.session, ctx.store.registry, resource_type, parsed).resources
+    ]
 
 
 def identifier_key(service_request: dict[str, Any]) -> str | None:
@@ -89,25 +100,54 @@ def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
     known = {}
     for entry in plan.of_type("ServiceRequest"):
         key = identifier_key(entry.resource)
-        case = ctx.session.exec(select(ReferralCase).where(ReferralCase.identifier_key == key)).first() if key else None
+        case = (
+            ctx.session.exec(select(ReferralCase).where(ReferralCase.identifier_key == key)).first()
+            if key
+            else None
+        )
         if case is not None:
             known[entry.index] = case.service_request_id
             entry.method, entry.id = "match", case.service_request_id
     return known
 
 
+# where each intake resource names its patient
+PATIENT_ELEMENT = {
+    "ServiceRequest": "subject",
+    "Condition": "subject",
+    "MedicationStatement": "subject",
+    "AllergyIntolerance": "patient",
+    "Coverage": "beneficiary",
+    "DocumentReference": "subject",
+}
+
+
 def _check_referrals(ctx: IntakeContext, plan: BundlePlan, duplicates: dict[int, str]) -> None:
+    """Referral rules, and every patient reference must name a Patient sent or known here."""
     issues: list[Issue] = []
-    for entry in plan.of_type("ServiceRequest"):
-        if entry.index in duplicates:
+    for entry in plan.entries:
+        if entry.index in duplicates or entry.method == "match":
             continue
         path = f"Bundle.entry[{entry.index}].resource"
-        issues += referral_issues(entry.resource, path)
-        subject = reference_of(entry.resource.get("subject"))
-        if subject and _patient_of(ctx, plan, subject) is None:
-            issues.append(Issue(f"subject {subject[:80]} is not a Patient in this Bundle or known here", "not-found", "error", (f"{path}.subject",)))
+        if entry.type == "ServiceRequest":
+            issues += referral_issues(entry.resource, path)
+        element = PATIENT_ELEMENT.get(entry.type)
+        ref = reference_of(entry.resource.get(element)) if element else None
+        if ref and _names_patient(ref) and _patient_of(ctx, plan, ref) is None:
+            issues.append(
+                Issue(
+                    f"{element} {ref[:80]} is not a Patient in this Bundle or known here",
+                    "not-found",
+                    "error",
+                    (f"{path}.{element}",),
+                )
+            )
     if issues:
         raise BusinessRuleViolation(issues[0].diagnostics, issues=issues)
+
+
+def _names_patient(ref: str) -> bool:
+    return ref.startswith("Patient/") or "/Patient/" in ref or ref.startswith("urn:")
 
 
 def _patient_of(ctx: IntakeContext, plan: BundlePlan, subject: str) -> dict[str, Any] | None:
@@ -134,15 +174,23 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
     patient = _patient_of(ctx, plan, patient_ref)
     conditions = _conditions(ctx, plan, service_request, patient_ref)
     coverages = [e.resource for e in plan.of_type("Coverage")]
-    decision = triage(referral_facts(service_request, patient, conditions, coverages), ctx.policy, ctx.today())
+    decision = triage(
+        referral_facts(service_request, patient, conditions, coverages), ctx.policy, ctx.today()
+    )
     now = datetime.now(UTC)
     if decision.priority != service_request.get("priority"):
         service_request = ctx.store.update({**service_request, "priority": decision.priority})[0]
     task = ctx.store.create(triage_task(service_request, decision, now))
-    episode = ctx.store.create(episode_of_care(service_request, conditions, now, EPISODE_STATUS_FOR[task["status"]]))
+    episode = ctx.store.create(
+        episode_of_care(service_request, conditions, now, EPISODE_STATUS_FOR[task["status"]])
+    )
     case = ReferralCase(
-        service_request_id=entry.id, patient_id=parse_relative(patient_ref)[1], task_id=task["id"],
-        episode_id=episode["id"], identifier_key=identifier_key(service_request), created_at=now,
+        service_request_id=entry.id,
+        patient_id=parse_relative(patient_ref)[1],
+        task_id=task["id"],
+        episode_id=episode["id"],
+        identifier_key=identifier_key(service_request),
+        created_at=now,
     )
     ctx.session.add(case)
     ctx.session.flush()
@@ -152,10 +200,16 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
     return case
 
 
-def _conditions(ctx: IntakeContext, plan: BundlePlan, service_request: dict[str, Any], patient_ref: str) -> list[dict[str, Any]]:
+def _conditions(
+    ctx: IntakeContext, plan: BundlePlan, service_request: dict[str, Any], patient_ref: str
+) -> list[dict[str, Any]]:
     """The referral's reasons (reasonReference) and the patient's Conditions sent with it."""
     wanted = {reference_of(r) for r in service_request.get("reasonReference") or []}
-    found = {e.reference: e.resource for e in plan.of_type("Condition") if reference_of(e.resource.get("subject")) == patient_ref}
+    found = {
+        e.reference: e.resource
+        for e in plan.of_type("Condition")
+        if reference_of(e.resource.get("subject")) == patient_ref
+    }
     for ref in wanted - set(found):
         if ref and is_relative(ref) and ref.startswith("Condition/"):
             condition = ctx.store.find(*parse_relative(ref))

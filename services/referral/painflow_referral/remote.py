@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
 from painflow_shared.fhir.errors import BusinessRuleViolation, UpstreamUnavailable
 from painflow_shared.fhir.media import FHIR_JSON
 from painflow_shared.fhir.parse import parse_resource
@@ -31,17 +30,25 @@ class RemoteFhir:
     def fetch(self, url: str, expected_type: str) -> dict[str, Any]:
         parts = split_absolute(url)
         if parts is None or parts[1] != expected_type:
-            raise BusinessRuleViolation(f"'{url[:120]}' is not a {expected_type} URL on a FHIR server")
+            raise BusinessRuleViolation(
+                f"'{url[:120]}' is not a {expected_type} URL on a FHIR server"
+            )
         response = self._get(url)
         if response.status_code in (404, 410):
-            raise BusinessRuleViolation(f"the sender's server has no {expected_type} at {url[:120]}")
+            raise BusinessRuleViolation(
+                f"the sender's server has no {expected_type} at {url[:120]}"
+            )
         if response.status_code != 200:
-            raise UpstreamUnavailable(f"the sender's server answered {response.status_code} for {url[:120]}")
+            raise UpstreamUnavailable(
+                f"the sender's server answered {response.status_code} for {url[:120]}"
+            )
         try:
             body = response.json()
         except ValueError as exc:
             raise UpstreamUnavailable(f"the sender's server sent no JSON for {url[:120]}") from exc
-        return parse_resource(body, expected_type=expected_type).model_dump(mode="json", exclude_none=True)
+        return parse_resource(body, expected_type=expected_type).model_dump(
+            mode="json", exclude_none=True
+        )
 
     def _get(self, url: str) -> httpx.Response:
         last_error = "no attempt"
@@ -54,10 +61,17 @@ class RemoteFhir:
                     last_error = f"HTTP {response.status_code}"
                 except httpx.HTTPError as exc:
                     last_error = type(exc).__name__
-                log.warning("fetching a referenced resource failed (attempt %d/%d): %s", attempt, self.attempts, last_error)
+                log.warning(
+                    "fetching a referenced resource failed (attempt %d/%d): %s",
+                    attempt,
+                    self.attempts,
+                    last_error,
+                )
                 if attempt < self.attempts:
                     time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        raise UpstreamUnavailable(f"the sender's FHIR server is unreachable ({last_error}) after {self.attempts} attempts")
+        raise UpstreamUnavailable(
+            f"the sender's FHIR server is unreachable ({last_error}) after {self.attempts} attempts"
+        )
 
 
 def identifier_for_remote(url: str) -> dict[str, str]:

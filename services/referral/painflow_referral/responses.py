@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from painflow_referral.intake import EntryResult
-from painflow_referral.tables import ReferralCase
 from painflow_shared.fhir.bundles import full_url
 from painflow_shared.fhir.errors import FhirError
 from painflow_shared.fhir.outcomes import operation_outcome
 from painflow_shared.fhir.store import new_id, utcnow
+
+from painflow_referral.intake import EntryResult
+from painflow_referral.tables import ReferralCase
 
 
 def bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -43,7 +44,8 @@ def replayed(case: ReferralCase) -> dict[str, Any]:
     """The answer the first submission got, every entry now 200: nothing new was made."""
     original = dict(case.submission_response or {})
     entries = [
-        {**e, "response": {**e.get("response", {}), "status": "200 OK"}} for e in original.get("entry", [])
+        {**e, "response": {**e.get("response", {}), "status": "200 OK"}}
+        for e in original.get("entry", [])
     ]
     return {**original, "id": new_id(), "entry": entries}
 

@@ -6,8 +6,17 @@ from painflow_shared.fhir.search_params import SearchParam as P
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
 OWNED_TYPES = [
-    "Patient", "ServiceRequest", "Task", "EpisodeOfCare", "Condition", "MedicationStatement",
-    "AllergyIntolerance", "Coverage", "DocumentReference", "Practitioner", "PractitionerRole",
+    "Patient",
+    "ServiceRequest",
+    "Task",
+    "EpisodeOfCare",
+    "Condition",
+    "MedicationStatement",
+    "AllergyIntolerance",
+    "Coverage",
+    "DocumentReference",
+    "Practitioner",
+    "PractitionerRole",
     "Organization",
 ]
 

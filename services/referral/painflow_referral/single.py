@@ -10,23 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from painflow_shared.fhir.errors import FhirError, rebase_paths
+from painflow_shared.fhir.references import reference_of, split_absolute
+from painflow_shared.fhir.store import new_id
 
 from painflow_referral.intake import IntakeContext, submit_transaction
 from painflow_referral.remote import RemoteFhir, identifier_for_remote
 from painflow_referral.transactions import run_in_transaction
-from painflow_shared.fhir.references import reference_of, split_absolute
-from painflow_shared.fhir.store import new_id
 
 Entry = dict[str, Any]
 
 
-def create_one(app: FastAPI, resource: dict[str, Any], if_none_exist: str | None, extra: list[Entry]) -> tuple[dict[str, Any], int]:
+def create_one(
+    app: FastAPI, resource: dict[str, Any], if_none_exist: str | None, extra: list[Entry]
+) -> tuple[dict[str, Any], int]:
     """Store one resource; returns it with 201, or the existing match with 200."""
     own_url = f"urn:uuid:{new_id()}"
     request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
     if if_none_exist:
         request["ifNoneExist"] = if_none_exist
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [*extra, {"fullUrl": own_url, "resource": resource, "request": request}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [*extra, {"fullUrl": own_url, "resource": resource, "request": request}],
+    }
 
     def work(ctx: IntakeContext) -> tuple[dict[str, Any], int]:
         outcome = submit_transaction(ctx, bundle)
@@ -35,7 +42,10 @@ def create_one(app: FastAPI, resource: dict[str, Any], if_none_exist: str | None
         mine = outcome.results[-1]
         return mine.resource, 201 if mine.status.startswith("201") else 200
 
-    return run_in_transaction(app, work)
+    try:
+        return run_in_transaction(app, work)
+    except FhirError as exc:  # report paths in the resource the client sent, not our Bundle
+        raise rebase_paths(exc, f"Bundle.entry[{len(extra)}].resource", resource["resourceType"]) from None
 
 
 def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]:
@@ -44,7 +54,9 @@ def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]
     if split_absolute(subject) is None:
         return []
     settings = app.state.runtime.settings
-    remote = RemoteFhir(timeout_seconds=settings.fetch_timeout_seconds, attempts=settings.fetch_attempts)
+    remote = RemoteFhir(
+        timeout_seconds=settings.fetch_timeout_seconds, attempts=settings.fetch_attempts
+    )
     patient = remote.fetch(subject, "Patient")
     patient["identifier"] = [*patient.get("identifier", []), identifier_for_remote(subject)]
     patient.pop("id", None)
@@ -60,7 +72,11 @@ def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]
 
 
 def _entry(full_url: str, resource: dict[str, Any], **request: str) -> Entry:
-    return {"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": resource["resourceType"], **request}}
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
 
 
 def _query(identifier: dict[str, str]) -> str:

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
+from painflow_shared.fhir.errors import Conflict, FhirError, InvalidRequest
+from painflow_shared.fhir.parse import parse_resource
 from sqlalchemy.exc import IntegrityError
 
 from painflow_referral import responses
 from painflow_referral.intake import IntakeContext, submit_transaction
-from painflow_shared.fhir.errors import Conflict, FhirError, InvalidRequest
-from painflow_shared.fhir.parse import parse_resource
 
 T = TypeVar("T")
 
@@ -27,7 +27,9 @@ def run_in_transaction(app: FastAPI, work: Callable[[IntakeContext], T]) -> T:
                 return result
         except IntegrityError as exc:
             if attempt == 2:
-                raise Conflict("a concurrent request changed the same resources; try again") from exc
+                raise Conflict(
+                    "a concurrent request changed the same resources; try again"
+                ) from exc
     raise AssertionError("unreachable")
 
 

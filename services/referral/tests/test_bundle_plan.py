@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from painflow_referral.bundle_plan import plan_transaction, unresolved_urns
 from painflow_shared.fhir.errors import InvalidRequest, PreconditionFailed
 from painflow_shared.testing.factories import referral_bundle, transaction
@@ -39,7 +38,9 @@ def test_if_none_exist_matching_two_resources_is_a_412():
 def test_unresolvable_urn_is_reported():
     bundle = referral_bundle()
     bundle["entry"][2]["resource"]["subject"] = {"reference": "urn:uuid:0000"}
-    assert unresolved_urns(plan_transaction(bundle, no_matches))[0].expression == ("Bundle.entry[2].resource",)
+    assert unresolved_urns(plan_transaction(bundle, no_matches))[0].expression == (
+        "Bundle.entry[2].resource",
+    )
 
 
 def test_only_post_and_put_and_referral_types_are_taken():

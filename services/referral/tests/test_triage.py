@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-
 from painflow_referral.domain.policy import load_policy
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageOutcome, triage
 
@@ -14,11 +13,21 @@ TODAY = date(2026, 11, 23)
 POLICY = load_policy()
 
 
-def facts(*codes: str, onset_weeks: int | None = 30, reason=True, contact=True, coverage=True, priority="routine"):
+def facts(
+    *codes: str,
+    onset_weeks: int | None = 30,
+    reason=True,
+    contact=True,
+    coverage=True,
+    priority="routine",
+):
     return ReferralFacts(
         codes=tuple(Code(ICD10, c) for c in codes),
         injury_onset=TODAY - timedelta(weeks=onset_weeks) if onset_weeks is not None else None,
-        has_reason=reason, has_contact=contact, has_coverage=coverage, priority=priority,
+        has_reason=reason,
+        has_contact=contact,
+        has_coverage=coverage,
+        priority=priority,
     )
 
 
@@ -47,25 +56,42 @@ def test_red_flag_wins_over_missing_data_and_fast_track():
 
 
 def test_a_code_from_another_system_is_not_a_red_flag():
-    decision = triage(ReferralFacts((Code("http://snomed.info/sct", "G83.4"),), None, True, True, True), POLICY, TODAY)
+    decision = triage(
+        ReferralFacts((Code("http://snomed.info/sct", "G83.4"),), None, True, True, True),
+        POLICY,
+        TODAY,
+    )
     assert decision.outcome is TriageOutcome.AWAITING_COORDINATOR
 
 
 def test_missing_essentials_put_the_referral_on_hold_and_say_what_is_missing():
     decision = triage(facts("M54.16", reason=False, contact=False), POLICY, TODAY)
     assert decision.outcome is TriageOutcome.ON_HOLD
-    assert decision.missing == ("reason for referral", "patient contact")
-    assert "reason for referral" in decision.reason
+    assert decision.missing == (
+        "coded reason for referral (ICD-10-CM or SNOMED CT diagnosis)",
+        "patient contact",
+    )
+    assert "coded reason for referral" in decision.reason
 
 
 def test_coverage_is_required_only_where_the_site_says_so():
-    assert triage(facts("M54.16", coverage=False), POLICY, TODAY).outcome is TriageOutcome.AWAITING_COORDINATOR
+    assert (
+        triage(facts("M54.16", coverage=False), POLICY, TODAY).outcome
+        is TriageOutcome.AWAITING_COORDINATOR
+    )
     strict = load_policy(overrides={"require_coverage": True})
     assert triage(facts("M54.16", coverage=False), strict, TODAY).missing == ("coverage",)
 
 
-@pytest.mark.parametrize(("weeks", "outcome"), [(0, TriageOutcome.FAST_TRACK), (11, TriageOutcome.FAST_TRACK),
-                                                (12, TriageOutcome.AWAITING_COORDINATOR), (52, TriageOutcome.AWAITING_COORDINATOR)])
+@pytest.mark.parametrize(
+    ("weeks", "outcome"),
+    [
+        (0, TriageOutcome.FAST_TRACK),
+        (11, TriageOutcome.FAST_TRACK),
+        (12, TriageOutcome.AWAITING_COORDINATOR),
+        (52, TriageOutcome.AWAITING_COORDINATOR),
+    ],
+)
 def test_injury_under_twelve_weeks_is_fast_tracked(weeks, outcome):
     decision = triage(facts("M54.16", onset_weeks=weeks), POLICY, TODAY)
     assert decision.outcome is outcome
@@ -78,7 +104,10 @@ def test_fast_track_never_lowers_a_more_urgent_priority():
 
 
 def test_unknown_onset_waits_for_the_coordinator():
-    assert triage(facts("M54.16", onset_weeks=None), POLICY, TODAY).outcome is TriageOutcome.AWAITING_COORDINATOR
+    assert (
+        triage(facts("M54.16", onset_weeks=None), POLICY, TODAY).outcome
+        is TriageOutcome.AWAITING_COORDINATOR
+    )
 
 
 def test_policy_names_its_sources_and_version():

@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.fhir.capability import (
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
+from painflow_shared.fhir.routes import read_router
+from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
+from painflow_shared.service import ServiceSpec, build_service
 
 from painflow_scheduling import api
 from painflow_scheduling.consumers import REFERRAL_HANDLERS
 from painflow_scheduling.settings import SchedulingSettings
-from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import ResourceCapability, capability_statement, metadata_router
-from painflow_shared.fhir.routes import read_router
-from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
-from painflow_shared.service import ServiceSpec, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = ["Schedule", "Slot", "Appointment", "Procedure", "Task"]
@@ -25,7 +29,9 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
         {
             "Schedule": [],
             "Slot": [SearchParam("schedule", "reference", "schedule")],
-            "Appointment": [SearchParam("patient", "reference", "participant.actor", target="Patient")],
+            "Appointment": [
+                SearchParam("patient", "reference", "participant.actor", target="Patient")
+            ],
             "Procedure": [SearchParam("patient", "reference", "subject", target="Patient")],
             "Task": [SearchParam("patient", "reference", "for", target="Patient")],
         }

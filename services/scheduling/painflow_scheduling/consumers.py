@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
-from painflow_scheduling.tables import SafetyProfile
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
 from painflow_shared.fhir.store import utcnow
+from sqlmodel import Session
+
+from painflow_scheduling.tables import SafetyProfile
 
 OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
-CLOSES = {"painflow.referral.redirected", "painflow.referral.rejected", "painflow.referral.cancelled"}
+CLOSES = {
+    "painflow.referral.redirected",
+    "painflow.referral.rejected",
+    "painflow.referral.cancelled",
+}
 
 
 def update_safety_profile(session: Session, event: Envelope) -> None:
@@ -22,8 +26,13 @@ def update_safety_profile(session: Session, event: Envelope) -> None:
     profile = session.get(SafetyProfile, event.patient_id) or SafetyProfile(
         patient_id=event.patient_id, last_event_id="", updated_at=utcnow()
     )
-    profile.medications = [_coded(m, "medicationCodeableConcept", "status") for m in event.resources("MedicationStatement")]
-    profile.allergies = [_coded(a, "code", "criticality") for a in event.resources("AllergyIntolerance")]
+    profile.medications = [
+        _coded(m, "medicationCodeableConcept", "status")
+        for m in event.resources("MedicationStatement")
+    ]
+    profile.allergies = [
+        _coded(a, "code", "criticality") for a in event.resources("AllergyIntolerance")
+    ]
     referrals = set(profile.open_referrals)
     if event.type in OPENS:
         referrals.add(service_request["id"])
@@ -39,7 +48,9 @@ def _coded(resource: dict[str, Any], element: str, detail: str) -> dict[str, Any
     concept = resource.get(element) or {}
     return {
         "id": resource.get("id"),
-        "codes": [{"system": c.get("system"), "code": c.get("code")} for c in concept.get("coding") or []],
+        "codes": [
+            {"system": c.get("system"), "code": c.get("code")} for c in concept.get("coding") or []
+        ],
         detail: resource.get(detail),
     }
 

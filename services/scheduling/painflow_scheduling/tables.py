@@ -15,8 +15,12 @@ class SafetyProfile(SQLModel, table=True):
     __tablename__ = "scheduling_safety_profile"
 
     patient_id: str = Field(primary_key=True, max_length=64)
-    medications: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    allergies: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    medications: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    allergies: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     open_referrals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     last_event_id: str = Field(max_length=64)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -105,7 +105,13 @@ class EventConsumer:
         while not self._stop.is_set():
             for record in consumer:  # iteration ends after consumer_timeout_ms without records
                 self.process(record)
-                consumer.commit({TopicPartition(record.topic, record.partition): OffsetAndMetadata(record.offset + 1, "", -1)})
+                consumer.commit(
+                    {
+                        TopicPartition(record.topic, record.partition): OffsetAndMetadata(
+                            record.offset + 1, "", -1
+                        )
+                    }
+                )
                 if self._stop.is_set():
                     return
 
@@ -114,7 +120,9 @@ class EventConsumer:
         parent = propagate.extract(decode_headers_safely(record.headers))
         ce_type = decode_headers_safely(record.headers).get("ce_type", "unknown")
         with tracer.start_as_current_span(
-            f"{self.name} process {ce_type}", context=parent, kind=SpanKind.CONSUMER,
+            f"{self.name} process {ce_type}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": record.topic,
@@ -146,14 +154,23 @@ class EventConsumer:
             self.contracts.validate(envelope.headers(), envelope.bundle)
         return envelope
 
-    def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope, handler: Handler, span: trace.Span) -> None:
+    def _handle_with_retries(
+        self, record: ConsumerRecord, envelope: Envelope, handler: Handler, span: trace.Span
+    ) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 self._apply(record, envelope, handler)
                 return
             except Exception as exc:
                 self.stats.retries += 1
-                log.warning("%s: event %s failed (attempt %d/%d): %s", self.name, envelope.id, attempt, self.max_attempts, type(exc).__name__)
+                log.warning(
+                    "%s: event %s failed (attempt %d/%d): %s",
+                    self.name,
+                    envelope.id,
+                    attempt,
+                    self.max_attempts,
+                    type(exc).__name__,
+                )
                 if attempt == self.max_attempts:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, "handler failed"))
@@ -169,13 +186,19 @@ class EventConsumer:
                 return
             handler(session, envelope)
             mark_handled(
-                session, consumer=self.name, event_id=envelope.id, event_type=envelope.type,
-                topic=record.topic, partition=record.partition, offset=record.offset,
+                session,
+                consumer=self.name,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
             )
         self.stats.handled += 1
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> None:
-        headers = list(record.headers or []) + [
+        headers = [
+            *(record.headers or []),
             ("x-dlq-reason", reason.encode()),
             ("x-dlq-error", error[:1000].encode("utf-8", "replace")),
             ("x-dlq-original-topic", record.topic.encode()),
@@ -187,7 +210,9 @@ class EventConsumer:
             try:
                 if self._dlq is None:
                     self._dlq = self.producer_factory()
-                self._dlq.send(dlq_topic(record.topic), key=record.key, value=record.value, headers=headers).get(timeout=15)
+                self._dlq.send(
+                    dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
+                ).get(timeout=15)
                 break
             except Exception:
                 log.warning("%s: DLQ write failed; retrying", self.name, exc_info=True)
@@ -195,7 +220,14 @@ class EventConsumer:
                 if self._stop.wait(1.0):
                     raise
         self.stats.dead_lettered += 1
-        log.error("%s: %s/%d@%d dead-lettered: %s", self.name, record.topic, record.partition, record.offset, reason)
+        log.error(
+            "%s: %s/%d@%d dead-lettered: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
 
 
 def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
@@ -203,5 +235,3 @@ def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[st
         return decode_headers(raw)
     except PoisonMessage:
         return {}
-
-

@@ -92,10 +92,21 @@ def build_event(
         if ident not in seen:
             seen.add(ident)
             entries.append({"fullUrl": f"{base_url}/{ident[0]}/{ident[1]}", "resource": resource})
-    bundle = {"resourceType": "Bundle", "id": event_id, "type": "message", "timestamp": now, "entry": entries}
+    bundle = {
+        "resourceType": "Bundle",
+        "id": event_id,
+        "type": "message",
+        "timestamp": now,
+        "entry": entries,
+    }
     return Envelope(
-        id=event_id, type=event_type, source=f"/painflow/{service}", subject=f"Patient/{patient_id}",
-        time=now, key=patient_id, bundle=bundle,
+        id=event_id,
+        type=event_type,
+        source=f"/painflow/{service}",
+        subject=f"Patient/{patient_id}",
+        time=now,
+        key=patient_id,
+        bundle=bundle,
     )
 
 
@@ -109,7 +120,9 @@ def decode_headers(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]
     return headers
 
 
-def parse_record(key: bytes | None, value: bytes | None, raw_headers: list[tuple[str, bytes | None]] | None) -> Envelope:
+def parse_record(
+    key: bytes | None, value: bytes | None, raw_headers: list[tuple[str, bytes | None]] | None
+) -> Envelope:
     """Read a Kafka record back into an Envelope, or raise PoisonMessage saying why not."""
     headers = decode_headers(raw_headers)
     missing = [h for h in REQUIRED_HEADERS if not headers.get(h)]
@@ -124,9 +137,13 @@ def parse_record(key: bytes | None, value: bytes | None, raw_headers: list[tuple
     _check_bundle(bundle, headers)
     known = set(REQUIRED_HEADERS) | {"content-type"}
     return Envelope(
-        id=headers["ce_id"], type=headers["ce_type"], source=headers["ce_source"],
-        subject=headers["ce_subject"], time=headers["ce_time"],
-        key=(key or b"").decode("utf-8", "replace"), bundle=bundle,
+        id=headers["ce_id"],
+        type=headers["ce_type"],
+        source=headers["ce_source"],
+        subject=headers["ce_subject"],
+        time=headers["ce_time"],
+        key=(key or b"").decode("utf-8", "replace"),
+        bundle=bundle,
         extra_headers={k: v for k, v in headers.items() if k not in known},
     )
 

@@ -30,11 +30,23 @@ def already_handled(session: Session, consumer: str, event_id: str) -> bool:
 
 
 def mark_handled(
-    session: Session, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
+    session: Session,
+    *,
+    consumer: str,
+    event_id: str,
+    event_type: str,
+    topic: str,
+    partition: int,
+    offset: int,
 ) -> None:
     session.add(
         InboxEntry(
-            consumer=consumer, event_id=event_id, event_type=event_type, topic=topic,
-            partition=partition, offset=offset, handled_at=utcnow(),
+            consumer=consumer,
+            event_id=event_id,
+            event_type=event_type,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            handled_at=utcnow(),
         )
     )

@@ -22,14 +22,21 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "event_outbox"
     __table_args__ = (Index("ix_event_outbox_unsent", "sent_at", "seq"),)
 
-    seq: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     event_id: str = Field(max_length=64, unique=True)
     event_type: str = Field(max_length=128)
     topic: str = Field(max_length=255)
     key: str = Field(max_length=128)
     headers: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    trace_carrier: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    trace_carrier: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = 0

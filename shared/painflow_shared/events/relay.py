@@ -107,14 +107,20 @@ class OutboxRelay:
     def pending(self) -> int:
         with Session(self.engine) as session:
             count = session.exec(
-                select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(col(OutboxMessage.sent_at).is_(None))
             ).one()
             return int(count)
 
     def _elected(self, session: Session) -> bool:
         if not is_postgres(self.engine):
             return True
-        return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK_KEY}).scalar())
+        return bool(
+            session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK_KEY}
+            ).scalar()
+        )
 
     def _ensure_producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -138,15 +144,24 @@ class OutboxRelay:
             "messaging.message.id": row.event_id,
             "painflow.event_type": row.event_type,
         }
-        with tracer.start_as_current_span(f"outbox publish {row.event_type}", context=parent, attributes=attributes):
+        with tracer.start_as_current_span(
+            f"outbox publish {row.event_type}", context=parent, attributes=attributes
+        ):
             headers = [(k, v.encode("utf-8")) for k, v in row.headers.items()]
             if not KafkaInstrumentor().is_instrumented_by_opentelemetry:
                 carrier: dict[str, str] = {}
                 propagate.inject(carrier)
                 headers += [(k, v.encode("utf-8")) for k, v in carrier.items()]
-            return producer.send(row.topic, key=row.key.encode("utf-8"), value=row.payload.encode("utf-8"), headers=headers)
+            return producer.send(
+                row.topic,
+                key=row.key.encode("utf-8"),
+                value=row.payload.encode("utf-8"),
+                headers=headers,
+            )
 
-    def _mark_acknowledged(self, session: Session, futures: list[tuple[OutboxMessage, FutureRecordMetadata]]) -> int:
+    def _mark_acknowledged(
+        self, session: Session, futures: list[tuple[OutboxMessage, FutureRecordMetadata]]
+    ) -> int:
         sent = 0
         for row, future in futures:
             error = future.exception if future.is_done else TimeoutError("no acknowledgement")

@@ -27,7 +27,9 @@ def dlq_topic(topic: str) -> str:
 def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS) -> None:
     """Create the topics (and their DLQs) if they are missing; existing ones are left alone."""
     names = [settings.topic(t) for t in topics] + [dlq_topic(settings.topic(t)) for t in topics]
-    admin = KafkaAdminClient(client_id=f"{settings.service_name}-admin", **settings.kafka_client_config())
+    admin = KafkaAdminClient(
+        client_id=f"{settings.service_name}-admin", **settings.kafka_client_config()
+    )
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]

@@ -12,14 +12,31 @@ REQUEST_STATUS = frozenset(
 REQUEST_PRIORITY = frozenset({"routine", "urgent", "asap", "stat"})
 TASK_STATUS = frozenset(
     {
-        "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled",
-        "in-progress", "on-hold", "failed", "completed", "entered-in-error",
+        "draft",
+        "requested",
+        "received",
+        "accepted",
+        "rejected",
+        "ready",
+        "cancelled",
+        "in-progress",
+        "on-hold",
+        "failed",
+        "completed",
+        "entered-in-error",
     }
 )
 TASK_INTENT = frozenset(
     {
-        "unknown", "proposal", "plan", "order", "original-order", "reflex-order",
-        "filler-order", "instance-order", "option",
+        "unknown",
+        "proposal",
+        "plan",
+        "order",
+        "original-order",
+        "reflex-order",
+        "filler-order",
+        "instance-order",
+        "option",
     }
 )
 REQUEST_INTENT = TASK_INTENT - {"unknown"} | {"directive"}
@@ -36,16 +53,29 @@ REQUIRED_BINDINGS: dict[str, dict[str, frozenset[str]]] = {
     "Bundle": {
         "type": frozenset(
             {
-                "document", "message", "transaction", "transaction-response", "batch",
-                "batch-response", "history", "searchset", "collection",
+                "document",
+                "message",
+                "transaction",
+                "transaction-response",
+                "batch",
+                "batch-response",
+                "history",
+                "searchset",
+                "collection",
             }
         )
     },
     "MedicationStatement": {
         "status": frozenset(
             {
-                "active", "completed", "entered-in-error", "intended", "stopped", "on-hold",
-                "unknown", "not-taken",
+                "active",
+                "completed",
+                "entered-in-error",
+                "intended",
+                "stopped",
+                "on-hold",
+                "unknown",
+                "not-taken",
             }
         )
     },
@@ -60,26 +90,52 @@ REQUIRED_BINDINGS: dict[str, dict[str, frozenset[str]]] = {
     },
     "EpisodeOfCare": {
         "status": frozenset(
-            {"planned", "waitlist", "active", "onhold", "finished", "cancelled",
-             "entered-in-error"}
+            {"planned", "waitlist", "active", "onhold", "finished", "cancelled", "entered-in-error"}
         )
     },
     "Observation": {
         "status": frozenset(
-            {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
-             "entered-in-error", "unknown"}
+            {
+                "registered",
+                "preliminary",
+                "final",
+                "amended",
+                "corrected",
+                "cancelled",
+                "entered-in-error",
+                "unknown",
+            }
         )
     },
     "Appointment": {
         "status": frozenset(
-            {"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
-             "entered-in-error", "checked-in", "waitlist"}
+            {
+                "proposed",
+                "pending",
+                "booked",
+                "arrived",
+                "fulfilled",
+                "cancelled",
+                "noshow",
+                "entered-in-error",
+                "checked-in",
+                "waitlist",
+            }
         )
     },
     "Encounter": {
         "status": frozenset(
-            {"planned", "arrived", "triaged", "in-progress", "onleave", "finished",
-             "cancelled", "entered-in-error", "unknown"}
+            {
+                "planned",
+                "arrived",
+                "triaged",
+                "in-progress",
+                "onleave",
+                "finished",
+                "cancelled",
+                "entered-in-error",
+                "unknown",
+            }
         )
     },
 }

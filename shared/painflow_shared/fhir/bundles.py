@@ -52,7 +52,13 @@ def history(base: str, versions: list[ResourceVersion]) -> dict[str, Any]:
         if not row.deleted:
             entry["resource"] = row.content
         entries.append(entry)
-    return {"resourceType": "Bundle", "id": new_id(), "type": "history", "total": len(entries), "entry": entries}
+    return {
+        "resourceType": "Bundle",
+        "id": new_id(),
+        "type": "history",
+        "total": len(entries),
+        "entry": entries,
+    }
 
 
 def _now() -> str:

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.responses import Response
-
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.search_params import SearchParamRegistry
+from starlette.responses import Response
 
 READS = ("read", "vread", "history-instance", "search-type")
 
@@ -65,7 +64,9 @@ def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[st
             {"name": p.name, "type": p.type} for p in registry.params_for(cap.type).values()
         ]
     if cap.operations:
-        body["operation"] = [{"name": op, "definition": f"urn:painflow:operation:{op}"} for op in cap.operations]
+        body["operation"] = [
+            {"name": op, "definition": f"urn:painflow:operation:{op}"} for op in cap.operations
+        ]
     return body
 
 

@@ -30,6 +30,20 @@ class FhirError(Exception):
         self.issues = issues or [Issue(diagnostics, self.issue_code, "error", exprs)]
 
 
+def rebase_paths(error: FhirError, old: str, new: str) -> FhirError:
+    """The same error with expressions under ``old`` reported under ``new`` (in place)."""
+    error.issues = [
+        Issue(
+            i.diagnostics,
+            i.code,
+            i.severity,
+            tuple(new + e[len(old) :] if e.startswith(old) else e for e in i.expression),
+        )
+        for i in error.issues
+    ]
+    return error
+
+
 class InvalidRequest(FhirError):
     """The request or resource is malformed: bad JSON, unknown type, structure errors."""
 

@@ -8,7 +8,6 @@ from email.utils import format_datetime
 from typing import Any
 
 from fastapi import Request
-
 from painflow_shared.fhir.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from painflow_shared.fhir.media import is_fhir_json
 from painflow_shared.fhir.parse import read_json
@@ -47,9 +46,8 @@ def resource_headers(resource: dict[str, Any], base: str | None = None) -> dict[
     if meta.get("lastUpdated"):
         headers["Last-Modified"] = _http_date(meta["lastUpdated"])
     if base:
-        headers["Location"] = (
-            f"{base}/{resource['resourceType']}/{resource['id']}/_history/{meta.get('versionId', '1')}"
-        )
+        version = meta.get("versionId", "1")
+        headers["Location"] = f"{base}/{resource['resourceType']}/{resource['id']}/_history/{version}"
     return headers
 
 

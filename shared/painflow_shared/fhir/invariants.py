@@ -1,6 +1,6 @@
 """FHIR invariants that the R4B models do not enforce, checked on every resource we accept.
 
-- id: at most 64 characters of ``[A-Za-z0-9\\-.]`` (the models check the characters, not the length);
+- id: at most 64 characters of ``[A-Za-z0-9\\-.]`` (the models check characters, not length);
 - per-1: a Period's start is not after its end;
 - txt-1/txt-2: narrative XHTML is well-formed and carries no script, no event handlers;
 - bdl-7: a Bundle's entries do not repeat a fullUrl;
@@ -53,14 +53,25 @@ def _check_node(node: dict[str, Any], path: str) -> Iterator[Issue]:
         yield Issue("a resource id is 1-64 of A-Z a-z 0-9 - .", "value", "error", (f"{path}.id",))
     start, end = node.get("start"), node.get("end")
     if isinstance(start, str) and isinstance(end, str) and _normal(start) > _normal(end):
-        yield Issue("per-1: a period's start must not be after its end", "invariant", "error", (path,))
+        yield Issue(
+            "per-1: a period's start must not be after its end", "invariant", "error", (path,)
+        )
     if node.get("status") in {"generated", "extensions", "additional", "empty"} and "div" in node:
         yield from _check_xhtml(str(node["div"]), f"{path}.div")
     if node.get("resourceType") == "Bundle":
         yield from _check_full_urls(node, path)
     url = node.get("url")
-    if path.rsplit(".", 1)[-1].split("[")[0] in ("extension", "modifierExtension") and isinstance(url, str) and _EXAMPLE_DOMAIN.match(url):
-        yield Issue("extensions defined at example domains cannot be resolved", "extension", "error", (f"{path}.url",))
+    if (
+        path.rsplit(".", 1)[-1].split("[")[0] in ("extension", "modifierExtension")
+        and isinstance(url, str)
+        and _EXAMPLE_DOMAIN.match(url)
+    ):
+        yield Issue(
+            "extensions defined at example domains cannot be resolved",
+            "extension",
+            "error",
+            (f"{path}.url",),
+        )
 
 
 def _normal(value: str) -> str:

@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
-
 from painflow_shared.fhir.errors import FhirError, Issue
 from painflow_shared.fhir.media import FHIR_JSON, fhir_response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,10 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
-from pydantic import ValidationError
-
 from painflow_shared.fhir.bindings import BUNDLE_REQUEST_METHODS, REQUIRED_BINDINGS
 from painflow_shared.fhir.errors import InvalidCode, InvalidRequest, Issue
 from painflow_shared.fhir.invariants import check_invariants
+from pydantic import ValidationError
 
 
 def read_json(raw: bytes) -> dict[str, Any]:
@@ -127,11 +126,18 @@ def _binding_issues(data: dict[str, Any], resource_type: str, path: str) -> list
         method = (entry.get("request") or {}).get("method")
         if method is not None and method not in BUNDLE_REQUEST_METHODS:
             issues.append(
-                Issue("unknown request method", "code-invalid", "error", (f"{entry_path}.request.method",))
+                Issue(
+                    "unknown request method",
+                    "code-invalid",
+                    "error",
+                    (f"{entry_path}.request.method",),
+                )
             )
         resource = entry.get("resource")
         if isinstance(resource, dict):
-            issues += _binding_issues(resource, str(resource.get("resourceType")), f"{entry_path}.resource")
+            issues += _binding_issues(
+                resource, str(resource.get("resourceType")), f"{entry_path}.resource"
+            )
     return issues
 
 

@@ -1,4 +1,4 @@
-"""JSON Patch (RFC 6902) for FHIR PATCH: add, remove, replace and test, limited to named elements."""
+"""JSON Patch (RFC 6902) for FHIR PATCH: add, remove, replace and test, on named elements."""
 
 from __future__ import annotations
 
@@ -24,21 +24,31 @@ def read_json_patch(content_type: str | None, raw: bytes) -> list[dict[str, Any]
     return operations
 
 
-def apply_json_patch(resource: dict[str, Any], operations: list[dict[str, Any]], *, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """Apply ``operations`` to a copy of ``resource``; only top-level elements in ``allowed`` may change."""
+def apply_json_patch(
+    resource: dict[str, Any], operations: list[dict[str, Any]], *, allowed: tuple[str, ...]
+) -> dict[str, Any]:
+    """Apply ``operations`` to a copy; only top-level elements in ``allowed`` may change."""
     result = copy.deepcopy(resource)
     for index, op in enumerate(operations):
         name, path = op.get("op"), op.get("path")
         if name not in SUPPORTED_OPS or not isinstance(path, str) or not path.startswith("/"):
-            raise InvalidRequest(f"operation {index}: op must be one of {sorted(SUPPORTED_OPS)} with a JSON pointer path")
+            raise InvalidRequest(
+                f"operation {index}: op must be one of {sorted(SUPPORTED_OPS)} "
+                "with a JSON pointer path"
+            )
         tokens = [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
         if tokens[0] not in allowed and name != "test":
-            raise BusinessRuleViolation(f"operation {index}: {tokens[0]} cannot be patched here; allowed: {', '.join(allowed)}")
+            raise BusinessRuleViolation(
+                f"operation {index}: {tokens[0]} cannot be patched here; "
+                f"allowed: {', '.join(allowed)}"
+            )
         _apply(result, tokens, name, op, index)
     return result
 
 
-def _apply(document: dict[str, Any], tokens: list[str], name: str, op: dict[str, Any], index: int) -> None:
+def _apply(
+    document: dict[str, Any], tokens: list[str], name: str, op: dict[str, Any], index: int
+) -> None:
     parent = _walk(document, tokens[:-1], index)
     last = tokens[-1]
     if name == "test":

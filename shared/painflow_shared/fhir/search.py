@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, and_, func, or_
-from sqlmodel import Session, col, select
-
 from painflow_shared.fhir.errors import InvalidRequest
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry, parse_date_value
 from painflow_shared.fhir.store import SearchIndexEntry, StoredResource
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, select
 
 RESULT_PARAMS = {"_count", "_offset", "_sort", "_total", "_include", "_format", "_summary"}
 DEFAULT_COUNT, MAX_COUNT = 20, 200
@@ -76,7 +75,9 @@ def _non_negative(name: str, value: str) -> int:
 
 def _sort_order(value: str) -> bool:
     if value not in {"_lastUpdated", "-_lastUpdated"}:
-        raise InvalidRequest("only _sort=_lastUpdated or -_lastUpdated is supported", expression="_sort")
+        raise InvalidRequest(
+            "only _sort=_lastUpdated or -_lastUpdated is supported", expression="_sort"
+        )
     return value.startswith("-")
 
 
@@ -121,7 +122,9 @@ def _match(param: SearchParam, modifier: str | None, value: str) -> ColumnElemen
         system, code = value.split("|", 1)
         if not code:
             return system_col == system
-        return and_(value_col == code, system_col.is_(None) if system == "" else system_col == system)
+        return and_(
+            value_col == code, system_col.is_(None) if system == "" else system_col == system
+        )
     if param.type == "reference":
         if "/" in value:
             return value_col == value
@@ -129,7 +132,11 @@ def _match(param: SearchParam, modifier: str | None, value: str) -> ColumnElemen
         return or_(value_col == f"{target}/{value}", value_col.like(f"%/{value}"))
     if param.type == "string":
         text = value.lower()
-        return value_col == text if modifier == "exact" else value_col.like(f"{_escape(text)}%", escape="\\")
+        return (
+            value_col == text
+            if modifier == "exact"
+            else value_col.like(f"{_escape(text)}%", escape="\\")
+        )
     return _date_match(param, value)
 
 
@@ -144,15 +151,20 @@ def _date_match(param: SearchParam, value: str) -> ColumnElement[bool]:
     prefix, text = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
     low = parse_date_value(text)
     if low is None:
-        raise InvalidRequest(f"'{value[:40]}' is not a FHIR date for {param.name}", expression=param.name)
+        raise InvalidRequest(
+            f"'{value[:40]}' is not a FHIR date for {param.name}", expression=param.name
+        )
     high = _upper_bound(low, text)
     moment = col(SearchIndexEntry.date_value)
     ranges = {
         "eq": and_(moment >= low, moment < high),
         "ne": or_(moment < low, moment >= high),
-        "gt": moment >= high, "sa": moment >= high,
-        "lt": moment < low, "eb": moment < low,
-        "ge": moment >= low, "le": moment < high,
+        "gt": moment >= high,
+        "sa": moment >= high,
+        "lt": moment < low,
+        "eb": moment < low,
+        "ge": moment >= low,
+        "le": moment < high,
     }
     return ranges[prefix]
 
@@ -168,7 +180,9 @@ def _upper_bound(low: datetime, text: str) -> datetime:
     return low + timedelta(seconds=1)
 
 
-def page_links(base: str, resource_type: str, params: list[tuple[str, str]], page: SearchPage) -> list[dict[str, str]]:
+def page_links(
+    base: str, resource_type: str, params: list[tuple[str, str]], page: SearchPage
+) -> list[dict[str, str]]:
     """self / next / previous links that keep the criteria and move _offset."""
     kept = [(k, v) for k, v in params if k != "_offset"]
 
@@ -184,10 +198,11 @@ def page_links(base: str, resource_type: str, params: list[tuple[str, str]], pag
     return links
 
 
-
-
 def find_resources(
-    session: Session, registry: SearchParamRegistry, resource_type: str, params: list[tuple[str, str]]
+    session: Session,
+    registry: SearchParamRegistry,
+    resource_type: str,
+    params: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """Every match of a search (up to MAX_COUNT), for code that needs resources, not a Bundle."""
     query = parse_query(registry, resource_type, [*params, ("_count", str(MAX_COUNT))])

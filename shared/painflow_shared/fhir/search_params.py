@@ -26,7 +26,10 @@ class IndexValue:
     date_value: datetime | None = None
 
 
-COMMON_PARAMS = (SearchParam("_id", "token", "id"), SearchParam("_lastUpdated", "date", "meta.lastUpdated"))
+COMMON_PARAMS = (
+    SearchParam("_id", "token", "id"),
+    SearchParam("_lastUpdated", "date", "meta.lastUpdated"),
+)
 
 
 class SearchParamRegistry:

@@ -11,11 +11,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, delete
-from sqlmodel import Field, Session, SQLModel, select
-
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.search_params import SearchParamRegistry
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, delete
+from sqlmodel import Field, Session, SQLModel, select
 
 
 class StoredResource(SQLModel, table=True):
@@ -48,7 +47,12 @@ class SearchIndexEntry(SQLModel, table=True):
         Index("ix_fhir_search_owner", "resource_type", "resource_id"),
     )
 
-    pk: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    pk: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     resource_type: str = Field(max_length=64)
     resource_id: str = Field(max_length=64)
     param: str = Field(max_length=64)
@@ -77,8 +81,10 @@ class ResourceStore:
         resource["id"] = resource_id or new_id()
         return self._write(resource, version=1, method="POST")
 
-    def update(self, resource: dict[str, Any], *, if_match: int | None = None) -> tuple[dict[str, Any], bool]:
-        """Update (or create with a client id). Returns the stored resource and whether it is new."""
+    def update(
+        self, resource: dict[str, Any], *, if_match: int | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Update (or create with a client id). Returns the stored resource and if it is new."""
         current = self._current(resource["resourceType"], resource["id"])
         if if_match is not None and (current is None or current.version_id != if_match):
             raise PreconditionFailed(
@@ -123,7 +129,9 @@ class ResourceStore:
     def history(self, resource_type: str, resource_id: str) -> list[ResourceVersion]:
         rows = self.session.exec(
             select(ResourceVersion)
-            .where(ResourceVersion.resource_type == resource_type, ResourceVersion.id == resource_id)
+            .where(
+                ResourceVersion.resource_type == resource_type, ResourceVersion.id == resource_id
+            )
             .order_by(ResourceVersion.version_id.desc())  # type: ignore[attr-defined]
         ).all()
         if not rows:
@@ -146,11 +154,19 @@ class ResourceStore:
         row = self._current(resource["resourceType"], resource["id"])
         if row is None:
             row = StoredResource(
-                resource_type=resource["resourceType"], id=resource["id"], version_id=version,
-                last_updated=now, content=resource,
+                resource_type=resource["resourceType"],
+                id=resource["id"],
+                version_id=version,
+                last_updated=now,
+                content=resource,
             )
         else:
-            row.version_id, row.last_updated, row.deleted, row.content = version, now, False, resource
+            row.version_id, row.last_updated, row.deleted, row.content = (
+                version,
+                now,
+                False,
+                resource,
+            )
         self.session.add(row)
         self._add_version(row, method)
         self._reindex(resource["resourceType"], resource["id"], resource)
@@ -159,13 +175,19 @@ class ResourceStore:
     def _add_version(self, row: StoredResource, method: str) -> None:
         self.session.add(
             ResourceVersion(
-                resource_type=row.resource_type, id=row.id, version_id=row.version_id,
-                last_updated=row.last_updated, deleted=row.deleted, method=method,
+                resource_type=row.resource_type,
+                id=row.id,
+                version_id=row.version_id,
+                last_updated=row.last_updated,
+                deleted=row.deleted,
+                method=method,
                 content=row.content,
             )
         )
 
-    def _reindex(self, resource_type: str, resource_id: str, resource: dict[str, Any] | None) -> None:
+    def _reindex(
+        self, resource_type: str, resource_id: str, resource: dict[str, Any] | None
+    ) -> None:
         self.session.execute(
             delete(SearchIndexEntry).where(
                 SearchIndexEntry.resource_type == resource_type,  # type: ignore[arg-type]
@@ -177,7 +199,11 @@ class ResourceStore:
         for value in self.registry.index_values(resource):
             self.session.add(
                 SearchIndexEntry(
-                    resource_type=resource_type, resource_id=resource_id, param=value.param,
-                    system=value.system, value=value.value[:512], date_value=value.date_value,
+                    resource_type=resource_type,
+                    resource_id=resource_id,
+                    param=value.param,
+                    system=value.system,
+                    value=value.value[:512],
+                    date_value=value.date_value,
                 )
             )

@@ -29,17 +29,37 @@ def patient(*, mrn: str | None = None, with_contact: bool = True) -> dict[str, A
     return resource
 
 
-def condition(patient_ref: str, *, code: str = "M54.16", display: str = "Radiculopathy, lumbar region", onset: date | None = None, system: str = ICD10) -> dict[str, Any]:
+def condition(
+    patient_ref: str,
+    *,
+    code: str = "M54.16",
+    display: str = "Radiculopathy, lumbar region",
+    onset: date | None = None,
+    system: str = ICD10,
+) -> dict[str, Any]:
     return {
         "resourceType": "Condition",
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
         "code": {"coding": [{"system": system, "code": code, "display": display}]},
         "subject": {"reference": patient_ref},
         "onsetDateTime": (onset or date.today() - timedelta(weeks=30)).isoformat(),
     }
 
 
-def service_request(patient_ref: str, condition_ref: str | None, *, identifier: str | None = None, priority: str = "routine") -> dict[str, Any]:
+def service_request(
+    patient_ref: str,
+    condition_ref: str | None,
+    *,
+    identifier: str | None = None,
+    priority: str = "routine",
+) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "identifier": [{"system": EHR_REFERRAL_SYSTEM, "value": identifier or uuid.uuid4().hex}],
@@ -88,7 +108,9 @@ def transaction(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
 
 
 def _with_subject(resource: dict[str, Any], patient_ref: str) -> dict[str, Any]:
-    key = {"Coverage": "beneficiary", "AllergyIntolerance": "patient"}.get(resource["resourceType"], "subject")
+    key = {"Coverage": "beneficiary", "AllergyIntolerance": "patient"}.get(
+        resource["resourceType"], "subject"
+    )
     return {**resource, key: {"reference": patient_ref}}
 
 

@@ -21,7 +21,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import tracer_provider
-from painflow_shared.testing.infra import DEFAULT_PG_ADMIN, kafka_bootstrap, new_run_id, require_tcp, scratch_databases
+from painflow_shared.testing.infra import (
+    DEFAULT_PG_ADMIN,
+    kafka_bootstrap,
+    new_run_id,
+    require_tcp,
+    scratch_databases,
+)
 from painflow_shared.testing.servers import RunningServer, free_port, start_server
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,14 +49,18 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def span_exporter() -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
-    tracer_provider(SharedSettings(), extra=SimpleSpanProcessor(exporter))
+    tracer_provider(SharedSettings(trace_console=False), extra=SimpleSpanProcessor(exporter))
     return exporter
 
 
 @pytest.fixture(scope="session")
 def database_urls(run_id: str) -> Iterator[dict[str, str]]:
     admin = os.environ.get("PAINFLOW_TEST_PG_ADMIN", DEFAULT_PG_ADMIN)
-    require_tcp(admin.split("@")[-1].split("/")[0], "PostgreSQL", "Run `make test`, or `bash deploy/postgres/postgres.sh start`.")
+    require_tcp(
+        admin.split("@")[-1].split("/")[0],
+        "PostgreSQL",
+        "Run `make test`, or `bash deploy/postgres/postgres.sh start`.",
+    )
     with scratch_databases(admin, run_id) as urls:
         yield urls
 
@@ -85,7 +95,15 @@ class Platform:
         return list(self.spans.get_finished_spans())
 
 
-def service_settings(service: str, cls: type[SharedSettings], *, run_id: str, database_url: str, kafka: str, **extra: Any) -> SharedSettings:
+def service_settings(
+    service: str,
+    cls: type[SharedSettings],
+    *,
+    run_id: str,
+    database_url: str,
+    kafka: str,
+    **extra: Any,
+) -> SharedSettings:
     port = free_port()
     return cls(
         port=port,
@@ -96,11 +114,18 @@ def service_settings(service: str, cls: type[SharedSettings], *, run_id: str, da
         consumer_backoff_seconds=0.05,
         consumer_max_attempts=3,
         topic_partitions=3,
+        trace_console=False,
         **extra,
     )
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> Any:
     """Poll until ``predicate()`` is truthy; fail the test with ``what`` if it never is."""
     deadline = time.monotonic() + timeout
     while True:
@@ -113,7 +138,9 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: f
 
 
 @pytest.fixture(scope="session")
-def platform(run_id: str, database_urls: dict[str, str], kafka: str, span_exporter: InMemorySpanExporter) -> Iterator[Platform]:
+def platform(
+    run_id: str, database_urls: dict[str, str], kafka: str, span_exporter: InMemorySpanExporter
+) -> Iterator[Platform]:
     from painflow_assessment.app import create_app as assessment_app
     from painflow_assessment.settings import AssessmentSettings
     from painflow_followup.app import create_app as followup_app
@@ -132,7 +159,9 @@ def platform(run_id: str, database_urls: dict[str, str], kafka: str, span_export
     platform = Platform(servers={}, spans=span_exporter, run_id=run_id)
     try:
         for name, (factory, cls) in factories.items():
-            settings = service_settings(name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka)
+            settings = service_settings(
+                name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
+            )
             platform.settings[name] = settings
             platform.servers[name] = start_server(factory(settings), settings.port)
         yield platform

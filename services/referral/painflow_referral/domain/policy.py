@@ -33,7 +33,9 @@ class TriagePolicy:
     red_flags: tuple[RedFlag, ...]
 
 
-def load_policy(path: Path = DEFAULT_POLICY, overrides: dict[str, Any] | None = None) -> TriagePolicy:
+def load_policy(
+    path: Path = DEFAULT_POLICY, overrides: dict[str, Any] | None = None
+) -> TriagePolicy:
     data = {**json.loads(path.read_text()), **(overrides or {})}
     return TriagePolicy(
         version=f"{data['policy']}|{data['version']}",

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
 from painflow_shared.fhir.errors import Issue
 from painflow_shared.fhir.references import reference_of, reference_to
+
+from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
 
 TRIAGE_STATUS_SYSTEM = "https://painflow.dev/fhir/CodeSystem/triage-status"
 RED_FLAG_SYSTEM = "https://painflow.dev/fhir/CodeSystem/red-flag"
 TASK_CODE = {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]}
 EPISODE_TYPE = {
-    "coding": [{"system": "https://painflow.dev/fhir/CodeSystem/episode-type", "code": "interventional-pain"}],
+    "coding": [
+        {
+            "system": "https://painflow.dev/fhir/CodeSystem/episode-type",
+            "code": "interventional-pain",
+        }
+    ],
     "text": "Interventional pain program",
 }
 _TASK_STATUS = {
@@ -28,13 +34,41 @@ def referral_issues(service_request: dict[str, Any], path: str) -> list[Issue]:
     """The referral rules (beyond FHIR): a subject, a reason and a requester."""
     issues = []
     if not reference_of(service_request.get("subject")):
-        issues.append(Issue("a referral needs a subject (the Patient)", "required", "error", (f"{path}.subject",)))
+        issues.append(
+            Issue(
+                "a referral needs a subject (the Patient)",
+                "required",
+                "error",
+                (f"{path}.subject",),
+            )
+        )
     if not (service_request.get("reasonCode") or service_request.get("reasonReference")):
-        issues.append(Issue("a referral needs a reason (reasonCode or reasonReference)", "required", "error", (f"{path}.reasonCode",)))
+        issues.append(
+            Issue(
+                "a referral needs a reason (reasonCode or reasonReference)",
+                "required",
+                "error",
+                (f"{path}.reasonCode",),
+            )
+        )
     if not service_request.get("requester"):
-        issues.append(Issue("a referral needs a requester (who refers)", "required", "error", (f"{path}.requester",)))
+        issues.append(
+            Issue(
+                "a referral needs a requester (who refers)",
+                "required",
+                "error",
+                (f"{path}.requester",),
+            )
+        )
     if service_request.get("intent") not in {"order", "original-order", "proposal", "plan"}:
-        issues.append(Issue("a referral's intent is order (or original-order, plan, proposal)", "business-rule", "error", (f"{path}.intent",)))
+        issues.append(
+            Issue(
+                "a referral's intent is order (or original-order, plan, proposal)",
+                "business-rule",
+                "error",
+                (f"{path}.intent",),
+            )
+        )
     return issues
 
 
@@ -54,14 +88,27 @@ def referral_facts(
     coverages: list[dict[str, Any]],
 ) -> ReferralFacts:
     concepts = [c.get("code") for c in conditions] + list(service_request.get("reasonCode") or [])
+    codes = tuple(codes_of(concepts))
     return ReferralFacts(
-        codes=tuple(codes_of(concepts)),
-        injury_onset=injury_onset(conditions),
-        has_reason=bool(service_request.get("reasonCode") or service_request.get("reasonReference")),
+        codes=codes,
+        injury_onset=injury_onset(reason_conditions(service_request, conditions)),
+        has_reason=any(code.system and code.code for code in codes),
         has_contact=bool(patient and (patient.get("telecom") or patient.get("address"))),
         has_coverage=bool(coverages),
         priority=service_request.get("priority"),
     )
+
+
+def reason_conditions(
+    service_request: dict[str, Any], conditions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The Conditions the referral is for (its reasonReference), else every one sent with it.
+
+    The injury is dated from these: an old, unrelated diagnosis must not hide a new injury.
+    """
+    wanted = {reference_of(r) for r in service_request.get("reasonReference") or []}
+    chosen = [c for c in conditions if f"Condition/{c.get('id')}" in wanted]
+    return chosen or conditions
 
 
 def injury_onset(conditions: list[dict[str, Any]]) -> date | None:
@@ -74,14 +121,22 @@ def injury_onset(conditions: list[dict[str, Any]]) -> date | None:
 def _as_date(value: Any) -> date | None:
     if not isinstance(value, str) or len(value) < 4:
         return None
-    text = value[:10] if len(value) >= 10 else (value + "-01-01")[:10] if len(value) == 4 else value + "-01"
+    text = (
+        value[:10]
+        if len(value) >= 10
+        else (value + "-01-01")[:10]
+        if len(value) == 4
+        else value + "-01"
+    )
     try:
         return date.fromisoformat(text)
     except ValueError:
         return None
 
 
-def triage_task(service_request: dict[str, Any], decision: TriageDecision, now: datetime) -> dict[str, Any]:
+def triage_task(
+    service_request: dict[str, Any], decision: TriageDecision, now: datetime
+) -> dict[str, Any]:
     task: dict[str, Any] = {
         "resourceType": "Task",
         "status": _TASK_STATUS[decision.outcome],
@@ -105,9 +160,12 @@ def triage_task(service_request: dict[str, Any], decision: TriageDecision, now: 
 
 
 def episode_of_care(
-    service_request: dict[str, Any], conditions: list[dict[str, Any]], now: datetime, status: str = "waitlist"
+    service_request: dict[str, Any],
+    conditions: list[dict[str, Any]],
+    now: datetime,
+    status: str = "waitlist",
 ) -> dict[str, Any]:
-    onset = injury_onset(conditions)
+    onset = injury_onset(reason_conditions(service_request, conditions))
     start = onset.isoformat() if onset else service_request.get("authoredOn") or _instant(now)
     episode: dict[str, Any] = {
         "resourceType": "EpisodeOfCare",
@@ -119,7 +177,8 @@ def episode_of_care(
     }
     if conditions:
         episode["diagnosis"] = [
-            {"condition": reference_to(c), "rank": rank} for rank, c in enumerate(conditions, start=1)
+            {"condition": reference_to(c), "rank": rank}
+            for rank, c in enumerate(conditions, start=1)
         ]
     return episode
 

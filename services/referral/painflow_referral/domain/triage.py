@@ -30,7 +30,7 @@ class Code:
 class ReferralFacts:
     codes: tuple[Code, ...]  # Condition codes and ServiceRequest reason codes
     injury_onset: date | None
-    has_reason: bool
+    has_reason: bool  # a coded diagnosis or reason: what red-flag screening can read
     has_contact: bool
     has_coverage: bool
     priority: str | None = None
@@ -51,20 +51,33 @@ def triage(facts: ReferralFacts, policy: TriagePolicy, today: date) -> TriageDec
         priority = "stat" if any(f.priority == "stat" for f in flags) else "asap"
         names = tuple(f.flag for f in flags)
         routes = "; ".join(f.route for f in flags)
-        return TriageDecision(TriageOutcome.REDIRECTED, priority, f"red flag ({', '.join(names)}): {routes}", red_flags=names)
+        return TriageDecision(
+            TriageOutcome.REDIRECTED,
+            priority,
+            f"red flag ({', '.join(names)}): {routes}",
+            red_flags=names,
+        )
     missing = _missing(facts, policy)
     if missing:
         return TriageDecision(
-            TriageOutcome.ON_HOLD, facts.priority or "routine", f"missing: {', '.join(missing)}", missing=missing
+            TriageOutcome.ON_HOLD,
+            facts.priority or "routine",
+            f"missing: {', '.join(missing)}",
+            missing=missing,
         )
     if facts.injury_onset and today - facts.injury_onset < timedelta(weeks=policy.fast_track_weeks):
         weeks = (today - facts.injury_onset).days // 7
         return TriageDecision(
             TriageOutcome.FAST_TRACK,
             _more_urgent(facts.priority, policy.fast_track_priority),
-            f"injury {weeks} weeks ago (under {policy.fast_track_weeks}): fast track for early evaluation",
+            f"injury {weeks} weeks ago (under {policy.fast_track_weeks}): "
+            "fast track for early evaluation",
         )
-    return TriageDecision(TriageOutcome.AWAITING_COORDINATOR, facts.priority or "routine", "awaiting coordinator review")
+    return TriageDecision(
+        TriageOutcome.AWAITING_COORDINATOR,
+        facts.priority or "routine",
+        "awaiting coordinator review",
+    )
 
 
 def _red_flags(codes: tuple[Code, ...], flags: tuple[RedFlag, ...]) -> list[RedFlag]:
@@ -74,7 +87,7 @@ def _red_flags(codes: tuple[Code, ...], flags: tuple[RedFlag, ...]) -> list[RedF
 def _missing(facts: ReferralFacts, policy: TriagePolicy) -> tuple[str, ...]:
     missing = []
     if not facts.has_reason:
-        missing.append("reason for referral")
+        missing.append("coded reason for referral (ICD-10-CM or SNOMED CT diagnosis)")
     if policy.require_contact and not facts.has_contact:
         missing.append("patient contact")
     if policy.require_coverage and not facts.has_coverage:
@@ -86,6 +99,8 @@ _PRIORITY_ORDER = ("routine", "urgent", "asap", "stat")
 
 
 def _more_urgent(current: str | None, proposed: str) -> str:
-    if current in _PRIORITY_ORDER and _PRIORITY_ORDER.index(current) > _PRIORITY_ORDER.index(proposed):
+    if current in _PRIORITY_ORDER and _PRIORITY_ORDER.index(current) > _PRIORITY_ORDER.index(
+        proposed
+    ):
         return str(current)
     return proposed
