@@ -329,3 +329,46 @@ def test_metadata_lists_what_works(platform):
         assert (
             client.post("/EpisodeOfCare", json={"resourceType": "EpisodeOfCare"}).status_code == 404
         )
+
+
+def test_put_of_a_referral_is_validated_like_a_create_and_keeps_its_case(platform):
+    _, request_id = post_referral(platform)
+    with _fhir(platform) as client:
+        current = client.get(f"/ServiceRequest/{request_id}")
+        body = {**current.json(), "priority": "urgent"}
+        updated = client.put(
+            f"/ServiceRequest/{request_id}",
+            json=body,
+            headers={"if-match": current.headers["etag"]},
+        )
+        assert updated.status_code == 200 and updated.json()["priority"] == "urgent"
+        assert (
+            client.get("/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()["total"]
+            == 1
+        )
+        no_requester = {k: v for k, v in updated.json().items() if k != "requester"}
+        refused = client.put(f"/ServiceRequest/{request_id}", json=no_requester)
+        assert refused.status_code == 422
+        assert refused.json()["issue"][0]["expression"] == ["ServiceRequest.requester"]
+        stale = client.put(
+            f"/ServiceRequest/{request_id}", json=body, headers={"if-match": 'W/"1"'}
+        )
+        assert stale.status_code == 412
+
+
+def test_put_at_a_new_id_opens_a_referral_and_identifiers_stay_unique(platform):
+    patient_id, request_id = post_referral(platform)
+    with _fhir(platform) as client:
+        existing = client.get(f"/ServiceRequest/{request_id}").json()
+        fresh = {
+            **service_request(f"Patient/{patient_id}", None, identifier="put-new-1"),
+            "id": "ehr-chosen-1",
+        }
+        fresh["reasonCode"] = [
+            {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M54.50"}]}
+        ]
+        created = client.put("/ServiceRequest/ehr-chosen-1", json=fresh)
+        assert created.status_code == 201, created.text
+        assert _task_for(client, "ehr-chosen-1")["status"] in ("received", "on-hold")
+        clash = {**created.json(), "identifier": existing["identifier"]}
+        assert client.put("/ServiceRequest/ehr-chosen-1", json=clash).status_code == 409

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from painflow_referral import cases
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
-from painflow_referral.single import create_one, remote_entries
+from painflow_referral.single import create_one, remote_entries, update_one
 from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
 
 router = APIRouter(prefix="/fhir", tags=["referral"])
@@ -70,13 +70,20 @@ async def update(
     parse_resource(body, expected_type=resource_type)
     if body.get("id") != resource_id:
         raise InvalidRequest("the resource id must match the URL", expression=f"{resource_type}.id")
-    if_match = parse_if_match(request.headers.get("if-match"))
-    stored, created = await run_in_threadpool(_update, request, body, if_match)
-    return fhir_response(
-        stored,
-        status_code=201 if created else 200,
-        headers=resource_headers(stored, runtime.base_url),
-    )
+    if_match = request.headers.get("if-match")
+    if resource_type == "Task":
+        version = parse_if_match(if_match)
+        stored = await run_in_threadpool(
+            run_in_transaction,
+            request.app,
+            lambda ctx: cases.coordinator_update(ctx, body, version),
+        )
+        status = 200
+    else:
+        parse_if_match(if_match)  # a malformed precondition is a 400 before any work
+        stored, status = await run_in_threadpool(update_one, request.app, body, if_match)
+    headers = resource_headers(stored, runtime.base_url)
+    return fhir_response(stored, status_code=status, headers=headers)
 
 
 @router.patch("/Task/{task_id}")
@@ -100,20 +107,6 @@ async def delete(resource_type: str, resource_id: str) -> Response:
         f"{resource_type} is not deleted here: "
         "revoke a referral with ServiceRequest.status = revoked"
     )
-
-
-def _update(
-    request: Request, body: dict[str, Any], if_match: int | None
-) -> tuple[dict[str, Any], bool]:
-    def work(ctx: Any) -> tuple[dict[str, Any], bool]:
-        if body["resourceType"] == "Task":
-            return cases.coordinator_update(ctx, body, if_match), False
-        stored, created = ctx.store.update(body, if_match=if_match)
-        if body["resourceType"] == "ServiceRequest":
-            cases.cancel_if_revoked(ctx, stored)
-        return stored, created
-
-    return run_in_transaction(request.app, work)
 
 
 def _check_type(resource_type: str, allowed: frozenset[str], interaction: str) -> None:

@@ -21,9 +21,9 @@ from sqlmodel import Session
 from painflow_referral import api
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_referral.consumers import followup_handlers
+from painflow_referral.context import IntakeContext
 from painflow_referral.domain.policy import load_policy
 from painflow_referral.events import EventTarget
-from painflow_referral.intake import IntakeContext
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
 

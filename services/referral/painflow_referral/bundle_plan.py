@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from painflow_shared.fhir.errors import InvalidRequest, Issue, PreconditionFailed
+from painflow_shared.fhir.http import parse_if_match
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_string
 from painflow_shared.fhir.store import new_id
 
@@ -39,6 +40,7 @@ class PlannedEntry:
     resource: dict[str, Any]
     method: str  # "create", "update" or "match" (an existing resource stands for it)
     id: str
+    if_match: int | None = None  # Bundle.entry.request.ifMatch, for updates
 
     @property
     def type(self) -> str:
@@ -88,7 +90,7 @@ def _plan_entry(index: int, entry: dict[str, Any], match: Matcher) -> PlannedEnt
     if method == "POST":
         return _plan_create(index, resource, request, match)
     if method == "PUT":
-        return _plan_update(index, resource, str(request.get("url", "")))
+        return _plan_update(index, resource, request)
     raise InvalidRequest(
         "transaction entries must be POST or PUT", expression=f"{path}.request.method"
     )
@@ -112,7 +114,8 @@ def _plan_create(
     return PlannedEntry(index, dict(resource), "create", new_id())
 
 
-def _plan_update(index: int, resource: dict[str, Any], url: str) -> PlannedEntry:
+def _plan_update(index: int, resource: dict[str, Any], request: dict[str, Any]) -> PlannedEntry:
+    url = str(request.get("url", ""))
     if not is_relative(url):
         raise InvalidRequest(
             "PUT needs url Type/id", expression=f"Bundle.entry[{index}].request.url"
@@ -122,7 +125,9 @@ def _plan_update(index: int, resource: dict[str, Any], url: str) -> PlannedEntry
         raise InvalidRequest(
             "the PUT url and the resource disagree", expression=f"Bundle.entry[{index}].request.url"
         )
-    return PlannedEntry(index, dict(resource), "update", rid)
+    if_match = request.get("ifMatch")
+    version = parse_if_match(if_match) if isinstance(if_match, str) else None
+    return PlannedEntry(index, dict(resource), "update", rid, version)
 
 
 def _identifier_query(resource: dict[str, Any]) -> str | None:

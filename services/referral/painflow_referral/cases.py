@@ -10,6 +10,7 @@ from painflow_shared.fhir.errors import NotFound
 from sqlmodel import col, select
 
 from painflow_referral import events
+from painflow_referral.context import IntakeContext
 from painflow_referral.domain.task_flow import (
     EPISODE_STATUS_FOR,
     EVENT_FOR_STATUS,
@@ -17,7 +18,6 @@ from painflow_referral.domain.task_flow import (
     check_coordinator_change,
     check_transition,
 )
-from painflow_referral.intake import IntakeContext
 from painflow_referral.tables import ReferralCase
 
 COORDINATOR_FIELDS = ("status", "statusReason", "businessStatus", "owner", "note")

@@ -13,7 +13,7 @@ from painflow_shared.events.envelope import Envelope
 from sqlmodel import Session
 
 from painflow_referral.cases import open_cases, set_task_status
-from painflow_referral.intake import IntakeContext
+from painflow_referral.context import IntakeContext
 
 NEXT_STEP_SYSTEM = "https://painflow.dev/fhir/CodeSystem/next-step"
 IN_PROGRESS_EVENTS = (

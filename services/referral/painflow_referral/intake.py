@@ -3,25 +3,23 @@ resources, a triage Task, an EpisodeOfCare and events, all in one database trans
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from painflow_shared.fhir.errors import BusinessRuleViolation, InvalidRequest, Issue
+from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
 from painflow_shared.fhir.search import parse_query, run_search
-from painflow_shared.fhir.store import ResourceStore
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from painflow_referral import events
+from painflow_referral import cases, events
 from painflow_referral.bundle_plan import (
     BundlePlan,
     PlannedEntry,
     plan_transaction,
     unresolved_urns,
 )
-from painflow_referral.domain.policy import TriagePolicy
+from painflow_referral.context import IntakeContext
 from painflow_referral.domain.referral import (
     episode_of_care,
     is_red_flag,
@@ -32,15 +30,6 @@ from painflow_referral.domain.referral import (
 from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
 from painflow_referral.tables import ReferralCase
-
-
-@dataclass
-class IntakeContext:
-    session: Session
-    store: ResourceStore
-    policy: TriagePolicy
-    events: events.EventTarget
-    today: Callable[[], date] = lambda: datetime.now(UTC).date()
 
 
 @dataclass
@@ -70,8 +59,15 @@ def submit_transaction(ctx: IntakeContext, bundle: dict[str, Any]) -> IntakeResu
         return IntakeResult([], [], replay_of=case)
     _check_referrals(ctx, plan, duplicates)
     results = [_write(ctx, entry) for entry in plan.entries]
-    cases = [_open_case(ctx, plan, e) for e in referrals if e.index not in duplicates]
-    return IntakeResult(results, cases)
+    opened = []
+    for entry in referrals:
+        if entry.index in duplicates:
+            continue
+        if ctx.session.get(ReferralCase, entry.id) is None:
+            opened.append(_open_case(ctx, plan, entry))
+        else:  # an update of a referral we have: the EHR may be revoking it
+            cases.cancel_if_revoked(ctx, ctx.store.read("ServiceRequest", entry.id))
+    return IntakeResult(results, opened)
 
 
 def _match(ctx: IntakeContext, resource_type: str, query: str) -> list[str]:
@@ -96,18 +92,24 @@ def identifier_key(service_request: dict[str, Any]) -> str | None:
 
 
 def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
-    """Entries whose ServiceRequest the EHR sent before (same identifier): index -> existing id."""
+    """New ServiceRequests the EHR sent before (same identifier): entry index -> existing id.
+
+    An update keeps its own identifier; taking another referral's identifier is a conflict.
+    """
     known = {}
     for entry in plan.of_type("ServiceRequest"):
         key = identifier_key(entry.resource)
-        case = (
-            ctx.session.exec(select(ReferralCase).where(ReferralCase.identifier_key == key)).first()
-            if key
-            else None
-        )
-        if case is not None:
-            known[entry.index] = case.service_request_id
-            entry.method, entry.id = "match", case.service_request_id
+        query = select(ReferralCase).where(ReferralCase.identifier_key == key)
+        case = ctx.session.exec(query).first() if key else None
+        if case is None or case.service_request_id == entry.id:
+            continue
+        if entry.method == "update":
+            raise Conflict(
+                f"that identifier belongs to ServiceRequest/{case.service_request_id}",
+                expression=f"Bundle.entry[{entry.index}].resource.identifier",
+            )
+        known[entry.index] = case.service_request_id
+        entry.method, entry.id = "match", case.service_request_id
     return known
 
 
@@ -163,7 +165,7 @@ def _write(ctx: IntakeContext, entry: PlannedEntry) -> EntryResult:
     if entry.method == "match":
         return EntryResult(entry, ctx.store.read(entry.type, entry.id), "200 OK")
     if entry.method == "update":
-        stored, created = ctx.store.update(entry.resource)
+        stored, created = ctx.store.update(entry.resource, if_match=entry.if_match)
         return EntryResult(entry, stored, "201 Created" if created else "200 OK")
     return EntryResult(entry, ctx.store.create(entry.resource, resource_id=entry.id), "201 Created")
 

@@ -1,6 +1,6 @@
-"""Single-resource create: ``POST /fhir/{type}``, including a lone referral ServiceRequest.
+"""Single-resource writes: ``POST /fhir/{type}`` and ``PUT /fhir/{type}/{id}``.
 
-A single create is a one-entry transaction (plus, for a referral whose subject lives on the
+A single write is a one-entry transaction (plus, for a referral whose subject lives on the
 sender's FHIR server, the Patient and Conditions fetched from there), so it gets exactly the
 same validation, de-duplication, triage and events as a Bundle.
 """
@@ -14,7 +14,8 @@ from painflow_shared.fhir.errors import FhirError, rebase_paths
 from painflow_shared.fhir.references import reference_of, split_absolute
 from painflow_shared.fhir.store import new_id
 
-from painflow_referral.intake import IntakeContext, submit_transaction
+from painflow_referral.context import IntakeContext
+from painflow_referral.intake import submit_transaction
 from painflow_referral.remote import RemoteFhir, identifier_for_remote
 from painflow_referral.transactions import run_in_transaction
 
@@ -25,15 +26,30 @@ def create_one(
     app: FastAPI, resource: dict[str, Any], if_none_exist: str | None, extra: list[Entry]
 ) -> tuple[dict[str, Any], int]:
     """Store one resource; returns it with 201, or the existing match with 200."""
-    own_url = f"urn:uuid:{new_id()}"
     request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
     if if_none_exist:
         request["ifNoneExist"] = if_none_exist
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [*extra, {"fullUrl": own_url, "resource": resource, "request": request}],
+    return _write_one(app, resource, request, extra)
+
+
+def update_one(
+    app: FastAPI, resource: dict[str, Any], if_match: str | None
+) -> tuple[dict[str, Any], int]:
+    """Update (or create at a client-chosen id): 200, or 201 when it is new."""
+    request: dict[str, Any] = {
+        "method": "PUT",
+        "url": f"{resource['resourceType']}/{resource['id']}",
     }
+    if if_match:
+        request["ifMatch"] = if_match
+    return _write_one(app, resource, request, [])
+
+
+def _write_one(
+    app: FastAPI, resource: dict[str, Any], request: dict[str, Any], extra: list[Entry]
+) -> tuple[dict[str, Any], int]:
+    entry = {"fullUrl": f"urn:uuid:{new_id()}", "resource": resource, "request": request}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [*extra, entry]}
 
     def work(ctx: IntakeContext) -> tuple[dict[str, Any], int]:
         outcome = submit_transaction(ctx, bundle)
@@ -45,7 +61,8 @@ def create_one(
     try:
         return run_in_transaction(app, work)
     except FhirError as exc:  # report paths in the resource the client sent, not our Bundle
-        raise rebase_paths(exc, f"Bundle.entry[{len(extra)}].resource", resource["resourceType"]) from None
+        old = f"Bundle.entry[{len(extra)}].resource"
+        raise rebase_paths(exc, old, resource["resourceType"]) from None
 
 
 def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]:

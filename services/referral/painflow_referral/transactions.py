@@ -11,7 +11,8 @@ from painflow_shared.fhir.parse import parse_resource
 from sqlalchemy.exc import IntegrityError
 
 from painflow_referral import responses
-from painflow_referral.intake import IntakeContext, submit_transaction
+from painflow_referral.context import IntakeContext
+from painflow_referral.intake import submit_transaction
 
 T = TypeVar("T")
 

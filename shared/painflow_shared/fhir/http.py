@@ -47,7 +47,9 @@ def resource_headers(resource: dict[str, Any], base: str | None = None) -> dict[
         headers["Last-Modified"] = _http_date(meta["lastUpdated"])
     if base:
         version = meta.get("versionId", "1")
-        headers["Location"] = f"{base}/{resource['resourceType']}/{resource['id']}/_history/{version}"
+        headers["Location"] = (
+            f"{base}/{resource['resourceType']}/{resource['id']}/_history/{version}"
+        )
     return headers
 
 

@@ -1,0 +1,22 @@
+"""What intake and case handling work with: one session, its store, the policy, the event target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from painflow_shared.fhir.store import ResourceStore
+from sqlmodel import Session
+
+from painflow_referral.domain.policy import TriagePolicy
+from painflow_referral.events import EventTarget
+
+
+@dataclass
+class IntakeContext:
+    session: Session
+    store: ResourceStore
+    policy: TriagePolicy
+    events: EventTarget
+    today: Callable[[], date] = lambda: datetime.now(UTC).date()
