@@ -57,7 +57,7 @@ test-unit: setup ## the tests that need neither Kafka nor PostgreSQL
 lint: setup ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared/painflow_shared services/*/painflow_*
+	$(PY) -m mypy shared/painflow_shared services/*/painflow_* deploy/local tests/bench
 
 bench: infra-up ## throughput and latency of referral intake, end to end over Kafka
 	$(PY) tests/bench/bench_referrals.py

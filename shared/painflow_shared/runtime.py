@@ -1,4 +1,4 @@
-"""What a running service holds: settings, engine, workers, metrics. Built in create_app, never at import."""
+"""What a running service holds: settings, engine, workers, metrics. Built in create_app."""
 
 from __future__ import annotations
 

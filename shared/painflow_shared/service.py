@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -69,7 +70,9 @@ def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
     return app
 
 
-def _lifespan(runtime: ServiceRuntime, spec: ServiceSpec) -> Callable[[FastAPI], object]:
+def _lifespan(
+    runtime: ServiceRuntime, spec: ServiceSpec
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settings = runtime.settings
@@ -107,8 +110,8 @@ def _start_workers(runtime: ServiceRuntime, spec: ServiceSpec) -> None:
         consumer = EventConsumer(
             name=settings.consumer_group,
             engine=runtime.engine,
-            consumer_factory=lambda t=real_topic: make_consumer(
-                settings, t, group_id=settings.consumer_group
+            consumer_factory=partial(
+                make_consumer, settings, real_topic, group_id=settings.consumer_group
             ),
             producer_factory=lambda: make_producer(settings, client_id=f"{name}-dlq"),
             handlers=handlers,

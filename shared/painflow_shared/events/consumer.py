@@ -1,4 +1,4 @@
-"""The consumer loop: one event at a time, effects and inbox row in one transaction, then the offset.
+"""The consumer loop: one event at a time, effects and inbox row in one transaction, then offset.
 
 - poison (unparseable, fails its contract) -> ``<topic>.dlq`` with the reason in headers, move on;
 - a handler failure is retried with exponential backoff; after ``max_attempts`` the event goes

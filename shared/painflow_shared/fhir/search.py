@@ -85,7 +85,10 @@ def run_search(
     session: Session, registry: SearchParamRegistry, resource_type: str, query: SearchQuery
 ) -> SearchPage:
     known = registry.params_for(resource_type)
-    where = [StoredResource.resource_type == resource_type, col(StoredResource.deleted).is_(False)]
+    where: list[ColumnElement[bool]] = [
+        col(StoredResource.resource_type) == resource_type,
+        col(StoredResource.deleted).is_(False),
+    ]
     for name, modifier, value in query.criteria:
         where.append(_criterion(resource_type, known[name], modifier, value))
     total = session.exec(select(func.count()).select_from(StoredResource).where(*where)).one()
