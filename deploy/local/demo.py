@@ -11,11 +11,13 @@ import secrets
 import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from painflow_shared.testing.factories import referral_bundle, response_location
 
+REPO = Path(__file__).resolve().parents[2]
 BASE = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
 
 
@@ -65,12 +67,50 @@ def main() -> int:
     print("followup    journey:")
     for step in journey["steps"]:
         print(f"              {step['at'][:19]}  {step['kind']:<8} {step['event']}")
+    accept_and_follow(request, task)
     print(
         f"\ntrace id    {trace_id}  (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; "
         "else the console exporter in .run/logs/)"
     )
+    print_trace(trace_id)
     print(json.dumps({"patient": patient, "service_request": request, "trace_id": trace_id}))
     return 0
+
+
+def accept_and_follow(request: str, task: dict[str, Any]) -> None:
+    """The coordinator accepts the referral; assessment sees it ready for intake."""
+    patch = [{"op": "replace", "path": "/status", "value": "accepted"}]
+    response = httpx.patch(
+        url("referral", f"/fhir/Task/{task['id']}"),
+        json=patch,
+        headers={"content-type": "application/json-patch+json"},
+    )
+    response.raise_for_status()
+    print(f"coordinator accepted Task/{task['id']} (PATCH, JSON Patch)")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        item = httpx.get(url("assessment", f"/worklist/{request}")).json()
+        if item.get("status") == "ready-for-intake":
+            print("assessment  worklist status 'ready-for-intake'")
+            return
+        time.sleep(0.3)
+    raise SystemExit("assessment never saw the acceptance")
+
+
+def print_trace(trace_id: str) -> None:
+    """Count this trace's spans in each service's console-exported spans (when not on OTLP)."""
+    time.sleep(1.5)  # the console exporter writes every 0.5 s
+    logs = REPO / ".run" / "logs"
+    for service in BASE:
+        path = logs / f"{service}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        names = [
+            json.loads(line)["name"]
+            for line in text.splitlines()
+            if line.startswith("{") and f'"0x{trace_id}"' in line and '"name"' in line
+        ]
+        steps = sorted({n for n in names if not n.split(" ")[0].isupper() and n != "connect"})
+        print(f"  {service:<11} {len(names):>3} spans, among them: {'; '.join(steps[:4])}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.observability import database_ok, health_router, kafka_ok
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
-from painflow_shared.telemetry import configure_logging, instrument_app
+from painflow_shared.telemetry import configure_logging, flush_spans, instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def _lifespan(
         finally:
             _stop_workers(runtime)
             runtime.engine.dispose()
+            flush_spans()
 
     return lifespan
 

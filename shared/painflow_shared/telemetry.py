@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from sqlalchemy import Engine
 
@@ -58,7 +58,18 @@ def _add_exporter(provider: TracerProvider, settings: SharedSettings) -> None:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     elif settings.trace_console:
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+        exporter = ConsoleSpanExporter(out=sys.stderr, formatter=_one_line)
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+
+
+def _one_line(span: ReadableSpan) -> str:
+    return span.to_json(indent=None) + "\n"
+
+
+def flush_spans() -> None:
+    """Export what is buffered (at shutdown); the provider stays usable for other apps."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=5000)
 
 
 def instrument_app(app: FastAPI, engine: Engine, settings: SharedSettings) -> None:
