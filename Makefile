@@ -22,11 +22,9 @@ setup: ## install everything (Python packages from uv.lock, the Kafka broker's j
 	bash deploy/kafka/kafka.sh fetch
 
 run: setup ## Kafka + the four services on SQLite, in the foreground (Ctrl-C stops all)
-	bash deploy/kafka/kafka.sh start
 	$(PY) deploy/local/supervisor.py run
 
 up: setup ## the same in the background; returns when every service is healthy
-	bash deploy/kafka/kafka.sh start
 	$(PY) deploy/local/supervisor.py up
 
 down: ## stop what `make up` started (services and the Kafka broker)

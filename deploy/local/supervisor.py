@@ -90,7 +90,20 @@ def stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     PIDFILE.unlink(missing_ok=True)
 
 
+def kafka(command: str) -> None:
+    subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), command], check=True)
+
+
 def run(foreground: bool) -> None:
+    kafka("start")
+    try:
+        supervise(foreground)
+    finally:
+        if foreground:
+            kafka("stop")  # Ctrl-C stops everything `make run` started
+
+
+def supervise(foreground: bool) -> None:
     children = start_children()
     PIDFILE.write_text("\n".join(str(c.pid) for c in children.values()))
     try:
