@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from painflow_shared.testing.factories import referral_bundle, response_location
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from painflow_shared.events.envelope import (
     EVENT_TYPE_SYSTEM,
     PoisonMessage,

@@ -1,128 +1,141 @@
-"""Outbox ordering and inbox de-duplication, as pure logic over a local SQLite database.
+"""The outbox relay, the inbox and the consumer loop, on a real Kafka broker and PostgreSQL.
 
-The broker is replaced by a recording producer here; the same guarantees are proven against a
-real Kafka broker and PostgreSQL in tests/integration.
+Each test gets its own topic, so ordering and acknowledgement are the broker's, not a stand-in's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
-from painflow_shared.db import make_engine, migrate, session_scope
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from painflow_shared.db import session_scope
+from painflow_shared.events.clients import make_producer
 from painflow_shared.events.consumer import EventConsumer
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
-from sqlmodel import Session, select
+from painflow_shared.settings import SharedSettings
 
-MIGRATIONS = __import__("pathlib").Path(__file__).parent / "migrations"
-
-
-@dataclass
-class Future:
-    error: Exception | None = None
-    is_done: bool = True
-
-    @property
-    def exception(self) -> Exception | None:
-        return self.error
-
-
-@dataclass
-class RecordingProducer:
-    fail_on: set[str] = field(default_factory=set)
-    sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
-
-    def send(self, topic: str, key: bytes, value: bytes, headers: list[Any]) -> Future:
-        event_id = dict(headers)["ce_id"].decode()
-        if event_id in self.fail_on:
-            return Future(error=ConnectionError("broker down"))
-        self.sent.append((topic, key, value))
-        return Future()
-
-    def flush(self, timeout: float) -> None:
-        return None
-
-    def close(self, timeout: float) -> None:
-        return None
+pytestmark = pytest.mark.integration
+EVENT = "painflow.referral.received"
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path}/unit.db")
-    migrate(engine, MIGRATIONS)
-    return engine
+def settings(kafka: str) -> SharedSettings:
+    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
 
 
-def _stage(engine, patient: str, n: int) -> list[str]:
+@pytest.fixture
+def topic(settings: SharedSettings) -> Iterator[str]:
+    name = f"test-outbox-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    admin.create_topics([NewTopic(name, 3, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    yield name
+    admin.delete_topics([name, f"{name}.dlq"])
+    admin.close()
+
+
+def _stage(engine: Engine, topic: str, patient: str, n: int) -> list[str]:
     ids = []
     with session_scope(engine) as session:
         for _ in range(n):
             envelope = build_event(
-                event_type="painflow.referral.received",
+                event_type=EVENT,
                 service="referral",
                 base_url="http://x/fhir",
                 patient_id=patient,
                 focus=[{"resourceType": "Patient", "id": patient}],
                 include=[],
             )
-            record_event(session, "topic", envelope)
+            record_event(session, topic, envelope)
             ids.append(envelope.id)
     return ids
 
 
-def _sent_ids(producer: RecordingProducer) -> list[str]:
-    import json
+def _read_all(settings: SharedSettings, topic: str, expected: int) -> list[tuple[str, str]]:
+    """(key, event id) of every record on ``topic``, in each partition's order."""
+    consumer = KafkaConsumer(
+        topic,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        group_id=None,
+        **settings.kafka_client_config(),
+    )
+    records = []
+    for record in consumer:
+        records.append((record.key.decode(), json.loads(record.value)["id"]))
+        if len(records) >= expected:
+            break
+    consumer.close()
+    return records
 
-    return [json.loads(value)["id"] for _, _, value in producer.sent]
+
+def test_relay_publishes_each_patients_events_in_write_order(pg_engine, settings, topic):
+    staged = {p: [] for p in ("p1", "p2", "p3")}
+    for patient in ("p1", "p2", "p1", "p3", "p1", "p2"):
+        staged[patient] += _stage(pg_engine, topic, patient, 2)
+    relay = OutboxRelay(
+        engine=pg_engine,
+        producer_factory=lambda: make_producer(settings, client_id="t"),
+        batch_size=5,
+    )
+    total = 0
+    while (sent := relay.relay_once()) > 0:
+        total += sent
+    relay.stop()
+    assert total == 12 and relay.pending() == 0
+    received = _read_all(settings, topic, 12)
+    for patient, ids in staged.items():
+        assert [event for key, event in received if key == patient] == ids
 
 
-def test_relay_publishes_in_write_order_and_marks_rows_sent(engine):
-    ids = _stage(engine, "p1", 3) + _stage(engine, "p2", 2) + _stage(engine, "p1", 2)
-    producer = RecordingProducer()
-    relay = OutboxRelay(engine=engine, producer_factory=lambda: producer, batch_size=4)
-    assert relay.relay_once() == 4
-    assert relay.relay_once() == 3
-    assert relay.relay_once() == 0
-    assert _sent_ids(producer) == ids
-    assert relay.pending() == 0
-
-
-def test_a_failed_send_stops_the_batch_and_nothing_after_it_is_marked_sent(engine):
-    ids = _stage(engine, "p1", 4)
-    producer = RecordingProducer(fail_on={ids[1]})
-    relay = OutboxRelay(engine=engine, producer_factory=lambda: producer)
+def test_a_failed_send_stops_the_batch_and_nothing_after_it_is_marked_sent(
+    pg_engine, settings, topic
+):
+    first = _stage(pg_engine, topic, "p1", 1)
+    _stage(pg_engine, f"{topic}-does-not-exist", "p1", 1)  # the broker refuses: no such topic
+    after = _stage(pg_engine, topic, "p1", 2)
+    relay = OutboxRelay(
+        engine=pg_engine, producer_factory=lambda: make_producer(settings, client_id="t")
+    )
     with pytest.raises(DeliveryFailed):
         relay.relay_once()
-    with Session(engine) as session:
-        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.seq)).all()
+    relay.stop()
+    with Session(pg_engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.seq))).all()
     assert [r.sent_at is not None for r in rows] == [True, False, False, False]
-    assert rows[1].attempts == 1 and "broker down" in rows[1].last_error
-    producer.fail_on.clear()
-    assert relay.relay_once() == 3
-    # at-least-once: rows after the failure may go twice, but the order of first sends holds
-    assert _sent_ids(producer)[0] == ids[0] and _sent_ids(producer)[-3:] == ids[1:]
+    assert rows[1].attempts == 1 and rows[1].last_error
+    assert [event for _, event in _read_all(settings, topic, 1)] == first
+    assert after  # still waiting, in order, behind the failed row
 
 
-def test_rolled_back_transaction_leaves_no_event(engine):
-    with pytest.raises(RuntimeError), session_scope(engine) as session:
+def test_rolled_back_transaction_leaves_no_event(pg_engine, topic):
+    with pytest.raises(RuntimeError), session_scope(pg_engine) as session:
         envelope = build_event(
-            event_type="painflow.referral.received",
+            event_type=EVENT,
             service="referral",
             base_url="http://x/fhir",
             patient_id="p9",
             focus=[{"resourceType": "Patient", "id": "p9"}],
             include=[],
         )
-        record_event(session, "topic", envelope)
+        record_event(session, topic, envelope)
         raise RuntimeError("the domain write failed")
-    assert OutboxRelay(engine=engine, producer_factory=RecordingProducer).pending() == 0
+    assert OutboxRelay(engine=pg_engine, producer_factory=lambda: None).pending() == 0  # type: ignore[arg-type,return-value]
 
 
 @dataclass
-class Record:
+class Delivered:
+    """A record as the consumer loop sees it (topic, partition, offset, key, value, headers)."""
+
     topic: str
     partition: int
     offset: int
@@ -131,55 +144,36 @@ class Record:
     headers: list[tuple[str, bytes]]
 
 
-def test_inbox_gives_a_redelivered_event_no_second_effect(engine):
+def _delivered(topic: str, offset: int) -> Delivered:
     envelope = build_event(
-        event_type="painflow.referral.received",
+        event_type=EVENT,
         service="referral",
         base_url="http://x/fhir",
         patient_id="p1",
         focus=[{"resourceType": "Patient", "id": "p1"}],
         include=[],
     )
-    record = Record(
-        "topic",
-        0,
-        7,
-        b"p1",
-        envelope.value(),
-        [(k, v.encode()) for k, v in envelope.headers().items()],
-    )
+    headers = [(k, v.encode()) for k, v in envelope.headers().items()]
+    return Delivered(topic, 0, offset, b"p1", envelope.value(), headers)
+
+
+def test_inbox_gives_a_redelivered_event_no_second_effect(pg_engine, settings, topic):
+    record = _delivered(topic, 7)
     effects: list[str] = []
     consumer = EventConsumer(
         name="unit",
-        engine=engine,
-        consumer_factory=lambda: None,
-        producer_factory=RecordingProducer,
-        handlers={"painflow.referral.received": lambda session, event: effects.append(event.id)},
+        engine=pg_engine,
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        producer_factory=lambda: make_producer(settings, client_id="t"),
+        handlers={EVENT: lambda session, event: effects.append(event.id)},
     )
-    consumer.process(record)
-    consumer.process(record)
-    assert effects == [envelope.id]
+    consumer.process(record)  # type: ignore[arg-type]
+    consumer.process(record)  # type: ignore[arg-type]
+    assert effects == [json.loads(record.value)["id"]]
     assert consumer.stats.handled == 1 and consumer.stats.duplicates == 1
 
 
-def test_a_failing_handler_is_retried_then_dead_lettered(engine):
-    envelope = build_event(
-        event_type="painflow.referral.received",
-        service="referral",
-        base_url="http://x/fhir",
-        patient_id="p1",
-        focus=[{"resourceType": "Patient", "id": "p1"}],
-        include=[],
-    )
-    record = Record(
-        "topic",
-        0,
-        8,
-        b"p1",
-        envelope.value(),
-        [(k, v.encode()) for k, v in envelope.headers().items()],
-    )
-    dlq = RecordingProducer()
+def test_a_failing_handler_is_retried_then_dead_lettered(pg_engine, settings, topic):
     attempts: list[int] = []
 
     def broken(session, event):
@@ -188,28 +182,27 @@ def test_a_failing_handler_is_retried_then_dead_lettered(engine):
 
     consumer = EventConsumer(
         name="unit",
-        engine=engine,
-        consumer_factory=lambda: None,
-        producer_factory=lambda: DlqProducer(dlq),
-        handlers={"painflow.referral.received": broken},
+        engine=pg_engine,
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        producer_factory=lambda: make_producer(settings, client_id="t"),
+        handlers={EVENT: broken},
         max_attempts=3,
         backoff_seconds=0.001,
     )
-    consumer.process(record)
+    consumer.process(_delivered(topic, 8))  # type: ignore[arg-type]
+    consumer.stop()
     assert len(attempts) == 3
-    assert [topic for topic, _, _ in dlq.sent] == ["topic.dlq"]
-
-
-@dataclass
-class DlqProducer:
-    inner: RecordingProducer
-
-    def send(self, topic, key, value, headers):
-        self.inner.sent.append((topic, key, value))
-        return self
-
-    def get(self, timeout: float) -> None:
-        return None
-
-    def close(self, timeout: float) -> None:
-        return None
+    dead = KafkaConsumer(
+        f"{topic}.dlq",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        group_id=None,
+        **settings.kafka_client_config(),
+    )
+    records = list(dead)
+    dead.close()
+    assert len(records) == 1
+    headers = dict(records[0].headers)
+    assert headers["x-dlq-reason"] == b"retries-exhausted"
+    assert headers["x-dlq-error"] == b"ValueError"
+    assert headers["x-dlq-original-offset"] == b"8"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from painflow_shared.fhir import errors
 from painflow_shared.fhir.outcomes import install_error_handlers
 

@@ -38,6 +38,9 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import Engine, event, func
+from sqlmodel import Session, col, select
+
 from painflow_assessment.tables import IntakeItem
 from painflow_referral.tables import ReferralCase
 from painflow_shared.events.inbox import InboxEntry
@@ -53,8 +56,6 @@ from painflow_shared.testing.infra import (
     scratch_databases,
 )
 from painflow_shared.testing.servers import RunningServer, start_server
-from sqlalchemy import Engine, event, func
-from sqlmodel import Session, col, select
 
 FHIR_JSON = {"content-type": "application/fhir+json", "accept": "application/fhir+json"}
 NOISY_LOGGERS = (

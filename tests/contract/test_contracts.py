@@ -15,6 +15,7 @@ import yaml
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from jsonschema import Draft202012Validator
+
 from painflow_shared.contracts import (
     CONTRACTS_URI,
     ContractViolation,

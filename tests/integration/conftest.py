@@ -6,11 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.fhir.store import StoredResource
 from painflow_shared.testing.factories import referral_bundle, response_location
-from sqlalchemy import func
-from sqlmodel import Session, select
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 

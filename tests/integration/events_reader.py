@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from painflow_shared.events.outbox import OutboxMessage
 from sqlmodel import Session, col, select
+
+from painflow_shared.events.outbox import OutboxMessage
 
 
 def referral_events_for(platform: Any, request_id: str) -> list[str]:

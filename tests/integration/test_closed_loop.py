@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaProducer
+
 from painflow_referral.consumers import NEXT_STEP_SYSTEM
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.topics import FOLLOWUP_TOPIC

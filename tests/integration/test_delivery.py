@@ -7,14 +7,15 @@ import uuid
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
 from painflow_assessment.tables import IntakeItem
 from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.inbox import InboxEntry
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.topics import REFERRAL_TOPIC
 from painflow_shared.testing.fixtures import wait_for
-from sqlalchemy import func, update
-from sqlmodel import Session, col, select
 
 from .conftest import post_referral
 

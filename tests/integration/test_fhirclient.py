@@ -8,6 +8,7 @@ from fhirclient.models.condition import Condition
 from fhirclient.models.patient import Patient
 from fhirclient.models.servicerequest import ServiceRequest
 from fhirclient.models.task import Task
+
 from painflow_shared.testing.factories import condition, patient, service_request
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from painflow_shared.testing.factories import (
     EHR_REFERRAL_SYSTEM,
     condition,

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
+
 from painflow_shared.testing.factories import response_location
 from painflow_shared.testing.synthea import SYNTHEA_REFERRAL_SYSTEM, referral_from_synthea
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+
 from painflow_shared.testing.factories import patient, service_request
 from painflow_shared.testing.servers import RunningServer, free_port, start_server
 

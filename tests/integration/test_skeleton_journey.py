@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from painflow_shared.testing.fixtures import wait_for
 
 from .conftest import post_referral

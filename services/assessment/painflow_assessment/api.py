@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from painflow_shared.fhir.errors import NotFound
-from painflow_shared.runtime import SessionDep
 from sqlmodel import col, select
 
 from painflow_assessment.tables import IntakeItem
+from painflow_shared.fhir.errors import NotFound
+from painflow_shared.runtime import SessionDep
 
 router = APIRouter(prefix="/worklist", tags=["assessment"])
 

@@ -6,12 +6,12 @@ leaves the worklist (redirected, rejected, cancelled).
 
 from __future__ import annotations
 
-from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
-from painflow_shared.fhir.store import utcnow
 from sqlmodel import Session
 
 from painflow_assessment.tables import IntakeItem
+from painflow_shared.events.consumer import Handler
+from painflow_shared.events.envelope import Envelope
+from painflow_shared.fhir.store import utcnow
 
 INTAKE_STATUS = {
     "painflow.referral.received": "awaiting-triage",

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
+from painflow_followup import api
+from painflow_followup.consumers import REFERRAL_HANDLERS
+from painflow_followup.settings import FollowupSettings
 from painflow_shared.events.topics import REFERRAL_TOPIC
 from painflow_shared.fhir.capability import (
     ResourceCapability,
@@ -14,10 +18,6 @@ from painflow_shared.fhir.capability import (
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
 from painflow_shared.service import ServiceSpec, build_service
-
-from painflow_followup import api
-from painflow_followup.consumers import REFERRAL_HANDLERS
-from painflow_followup.settings import FollowupSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = ["CarePlan", "Task", "QuestionnaireResponse", "Observation"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session, select
+
+from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
 from painflow_shared.fhir.search_params import parse_date_value
 from painflow_shared.fhir.store import utcnow
-from sqlmodel import Session, select
-
-from painflow_followup.tables import JourneyEntry
 
 REFERRAL_STEPS = {
     "painflow.referral.received": "referral",

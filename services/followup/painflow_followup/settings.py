@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from painflow_shared.settings import SharedSettings
 from pydantic_settings import SettingsConfigDict
+
+from painflow_shared.settings import SharedSettings
 
 
 class FollowupSettings(SharedSettings):

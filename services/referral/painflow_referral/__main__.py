@@ -1,9 +1,8 @@
 """``python -m painflow_referral``: serve the referral service."""
 
-from painflow_shared.serve import serve
-
 from painflow_referral.app import create_app
 from painflow_referral.settings import ReferralSettings
+from painflow_shared.serve import serve
 
 if __name__ == "__main__":
     settings = ReferralSettings()

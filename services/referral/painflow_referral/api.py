@@ -9,12 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
-from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
-from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
-from painflow_shared.runtime import RuntimeDep
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -22,6 +16,12 @@ from painflow_referral import cases
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_referral.single import create_one, remote_entries, update_one
 from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
+from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
+from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
+from painflow_shared.fhir.media import fhir_response
+from painflow_shared.fhir.parse import parse_resource
+from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
+from painflow_shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/fhir", tags=["referral"])
 CREATABLE = ACCEPTED_TYPES

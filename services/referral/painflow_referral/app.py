@@ -6,16 +6,6 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
-from painflow_shared.fhir.capability import (
-    READS,
-    ResourceCapability,
-    capability_statement,
-    metadata_router,
-)
-from painflow_shared.fhir.routes import read_router
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.service import ServiceSpec, build_service
 from sqlmodel import Session
 
 from painflow_referral import api
@@ -26,6 +16,16 @@ from painflow_referral.domain.policy import load_policy
 from painflow_referral.events import EventTarget
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
+from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
+from painflow_shared.fhir.capability import (
+    READS,
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
+from painflow_shared.fhir.routes import read_router
+from painflow_shared.fhir.store import ResourceStore
+from painflow_shared.service import ServiceSpec, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

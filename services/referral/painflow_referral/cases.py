@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from painflow_shared.fhir.errors import NotFound
 from sqlmodel import col, select
 
 from painflow_referral import events
@@ -19,6 +18,7 @@ from painflow_referral.domain.task_flow import (
     check_transition,
 )
 from painflow_referral.tables import ReferralCase
+from painflow_shared.fhir.errors import NotFound
 
 COORDINATOR_FIELDS = ("status", "statusReason", "businessStatus", "owner", "note")
 CANCELLED_REQUEST = frozenset({"revoked", "entered-in-error"})
@@ -68,14 +68,14 @@ def _save_task(
     merged["lastModified"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     task, _ = ctx.store.update(merged, if_match=if_match)
     if changed:
-        _follow_episode(ctx, case, task["status"])
+        follow_episode(ctx, case, task["status"])
         event_type = EVENT_FOR_STATUS.get(task["status"])
         if event_type:
             events.publish_referral_event(ctx.session, ctx.store, ctx.events, event_type, case)
     return task
 
 
-def _follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> None:
+def follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> None:
     episode = ctx.store.read("EpisodeOfCare", case.episode_id)
     status = EPISODE_STATUS_FOR.get(task_status)
     if status and episode["status"] != status:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
 from sqlmodel import Session
 
 from painflow_referral.cases import open_cases, set_task_status
 from painflow_referral.context import IntakeContext
+from painflow_shared.events.consumer import Handler
+from painflow_shared.events.envelope import Envelope
 
 NEXT_STEP_SYSTEM = "https://painflow.dev/fhir/CodeSystem/next-step"
 IN_PROGRESS_EVENTS = (

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from painflow_shared.fhir.store import ResourceStore
 from sqlmodel import Session
 
 from painflow_referral.domain.policy import TriagePolicy
 from painflow_referral.events import EventTarget
+from painflow_shared.fhir.store import ResourceStore
 
 
 @dataclass

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
+from painflow_referral.tables import ReferralCase
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.outbox import record_event
 from painflow_shared.fhir.references import parse_relative, reference_of, reference_string
 from painflow_shared.fhir.search import find_resources
 from painflow_shared.fhir.store import ResourceStore
-from sqlmodel import Session
-
-from painflow_referral.tables import ReferralCase
 
 RECEIVED = "painflow.referral.received"
 ACCEPTED = "painflow.referral.accepted"

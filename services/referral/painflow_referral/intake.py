@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
-from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
-from painflow_shared.fhir.search import parse_query, run_search
 from sqlmodel import select
 
 from painflow_referral import cases, events
@@ -21,6 +18,7 @@ from painflow_referral.bundle_plan import (
 )
 from painflow_referral.context import IntakeContext
 from painflow_referral.domain.referral import (
+    REDIRECTED_STATUS,
     episode_of_care,
     is_red_flag,
     referral_facts,
@@ -30,6 +28,9 @@ from painflow_referral.domain.referral import (
 from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
 from painflow_referral.tables import ReferralCase
+from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
+from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.search import parse_query, run_search
 
 
 @dataclass
@@ -198,8 +199,16 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
     ctx.session.flush()
     events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.RECEIVED, case)
     if is_red_flag(decision):
-        events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.REDIRECTED, case)
+        _redirect(ctx, case, decision.reason)
     return case
+
+
+def _redirect(ctx: IntakeContext, case: ReferralCase, reason: str) -> None:
+    """A red flag: the referral leaves the interventional path for urgent care."""
+    task = ctx.store.read("Task", case.task_id)
+    ctx.store.update({**task, "status": REDIRECTED_STATUS, "statusReason": {"text": reason}})
+    cases.follow_episode(ctx, case, REDIRECTED_STATUS)
+    events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.REDIRECTED, case)
 
 
 def _conditions(

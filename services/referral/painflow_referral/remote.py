@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from painflow_shared.fhir.errors import BusinessRuleViolation, UpstreamUnavailable
 from painflow_shared.fhir.media import FHIR_JSON
 from painflow_shared.fhir.parse import parse_resource

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from painflow_referral.intake import EntryResult
+from painflow_referral.tables import ReferralCase
 from painflow_shared.fhir.bundles import full_url
 from painflow_shared.fhir.errors import FhirError
 from painflow_shared.fhir.outcomes import operation_outcome
 from painflow_shared.fhir.store import new_id, utcnow
-
-from painflow_referral.intake import EntryResult
-from painflow_referral.tables import ReferralCase
 
 
 def bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from painflow_shared.settings import SharedSettings
 from pydantic_settings import SettingsConfigDict
 
 from painflow_referral.domain.policy import DEFAULT_POLICY
+from painflow_shared.settings import SharedSettings
 
 
 class ReferralSettings(SharedSettings):

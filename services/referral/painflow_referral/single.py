@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from painflow_shared.fhir.errors import FhirError, rebase_paths
-from painflow_shared.fhir.references import reference_of, split_absolute
-from painflow_shared.fhir.store import new_id
 
 from painflow_referral.context import IntakeContext
 from painflow_referral.intake import submit_transaction
 from painflow_referral.remote import RemoteFhir, identifier_for_remote
 from painflow_referral.transactions import run_in_transaction
+from painflow_shared.fhir.errors import FhirError, rebase_paths
+from painflow_shared.fhir.references import reference_of, split_absolute
+from painflow_shared.fhir.store import new_id
 
 Entry = dict[str, Any]
 

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from painflow_shared.fhir.errors import Conflict, FhirError, InvalidRequest
-from painflow_shared.fhir.parse import parse_resource
 from sqlalchemy.exc import IntegrityError
 
 from painflow_referral import responses
 from painflow_referral.context import IntakeContext
 from painflow_referral.intake import submit_transaction
+from painflow_shared.fhir.errors import Conflict, FhirError, InvalidRequest
+from painflow_shared.fhir.parse import parse_resource
 
 T = TypeVar("T")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from painflow_referral.bundle_plan import plan_transaction, unresolved_urns
 from painflow_shared.fhir.errors import InvalidRequest, PreconditionFailed
 from painflow_shared.testing.factories import referral_bundle, transaction

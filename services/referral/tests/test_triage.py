@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+
 from painflow_referral.domain.policy import load_policy
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageOutcome, triage
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from painflow_shared.fhir.errors import NotFound
-from painflow_shared.runtime import SessionDep
 
 from painflow_scheduling.tables import SafetyProfile
+from painflow_shared.fhir.errors import NotFound
+from painflow_shared.runtime import SessionDep
 
 router = APIRouter(prefix="/patients", tags=["scheduling"])
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
-from painflow_shared.fhir.store import utcnow
 from sqlmodel import Session
 
 from painflow_scheduling.tables import SafetyProfile
+from painflow_shared.events.consumer import Handler
+from painflow_shared.events.envelope import Envelope
+from painflow_shared.fhir.store import utcnow
 
 OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
 CLOSES = {

@@ -68,6 +68,7 @@ class EventConsumer:
         self.before_connect = before_connect  # e.g. make sure the topics exist
         self.stats = ConsumerStats()
         self.healthy = True
+        self._assigned = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dlq: KafkaProducer | None = None
@@ -101,8 +102,14 @@ class EventConsumer:
                 if consumer is not None:
                     consumer.close(autocommit=False)
 
+    @property
+    def assigned(self) -> bool:
+        """Whether the group gave this consumer partitions (it is really listening)."""
+        return self._assigned
+
     def _drain(self, consumer: KafkaConsumer) -> None:
         while not self._stop.is_set():
+            self._assigned = bool(consumer.assignment())
             for record in consumer:  # iteration ends after consumer_timeout_ms without records
                 self.process(record)
                 consumer.commit(

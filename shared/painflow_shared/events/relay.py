@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeAlias
 
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
@@ -27,6 +28,18 @@ from painflow_shared.fhir.store import utcnow
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.outbox")
 _RELAY_LOCK_KEY = 0x7061696E  # "pain": one advisory lock per service database
+
+
+Acknowledgement: TypeAlias = FutureRecordMetadata | Exception  # what a send gave back
+
+
+def _failure(future: Acknowledgement) -> Exception | None:
+    if isinstance(future, Exception):
+        return future
+    if not future.is_done:
+        return TimeoutError("no acknowledgement")
+    error = future.exception
+    return error if isinstance(error, Exception) else None
 
 
 class DeliveryFailed(RuntimeError):
@@ -97,12 +110,25 @@ class OutboxRelay:
             if not rows:
                 return 0
             producer = self._ensure_producer()
-            futures = [(row, self._publish(producer, row)) for row in rows]
+            futures = self._send_in_order(producer, list(rows))
             producer.flush(timeout=20)
             sent = self._mark_acknowledged(session, futures)
-        if sent < len(futures):
-            raise DeliveryFailed(f"{len(futures) - sent} outbox rows were not acknowledged")
+        if sent < len(rows):
+            raise DeliveryFailed(f"{len(rows) - sent} outbox rows were not acknowledged")
         return sent
+
+    def _send_in_order(
+        self, producer: KafkaProducer, rows: list[OutboxMessage]
+    ) -> list[tuple[OutboxMessage, Acknowledgement]]:
+        """Send rows in order; a send that fails at once (no metadata, full buffer) ends it."""
+        futures: list[tuple[OutboxMessage, Acknowledgement]] = []
+        for row in rows:
+            try:
+                futures.append((row, self._publish(producer, row)))
+            except Exception as exc:
+                futures.append((row, exc))
+                break
+        return futures
 
     def pending(self) -> int:
         with Session(self.engine) as session:
@@ -160,11 +186,11 @@ class OutboxRelay:
             )
 
     def _mark_acknowledged(
-        self, session: Session, futures: list[tuple[OutboxMessage, FutureRecordMetadata]]
+        self, session: Session, futures: list[tuple[OutboxMessage, Acknowledgement]]
     ) -> int:
         sent = 0
         for row, future in futures:
-            error = future.exception if future.is_done else TimeoutError("no acknowledgement")
+            error = _failure(future)
             if error is not None:
                 row.attempts += 1
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]

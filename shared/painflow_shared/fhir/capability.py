@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.responses import Response
+
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.search_params import SearchParamRegistry
-from starlette.responses import Response
 
 READS = ("read", "vread", "history-instance", "search-type")
 

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from fastapi import Request
+
 from painflow_shared.fhir.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from painflow_shared.fhir.media import is_fhir_json
 from painflow_shared.fhir.parse import read_json

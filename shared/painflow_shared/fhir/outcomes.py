@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from painflow_shared.fhir.errors import FhirError, Issue
-from painflow_shared.fhir.media import FHIR_JSON, fhir_response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from painflow_shared.fhir.errors import FhirError, Issue
+from painflow_shared.fhir.media import FHIR_JSON, fhir_response
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
 from painflow_shared.fhir.bindings import BUNDLE_REQUEST_METHODS, REQUIRED_BINDINGS
 from painflow_shared.fhir.errors import InvalidCode, InvalidRequest, Issue
 from painflow_shared.fhir.invariants import check_invariants
-from pydantic import ValidationError
 
 
 def read_json(raw: bytes) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
+
 from painflow_shared.fhir.bundles import history, searchset
 from painflow_shared.fhir.errors import InvalidRequest, NotFound
 from painflow_shared.fhir.http import resource_headers
@@ -16,7 +18,6 @@ from painflow_shared.fhir.references import parse_relative, reference_of
 from painflow_shared.fhir.search import SearchPage, page_links, parse_query, run_search
 from painflow_shared.fhir.store import ResourceStore
 from painflow_shared.runtime import RuntimeDep, SessionDep
-from starlette.responses import Response
 
 
 def read_router(resource_types: list[str]) -> APIRouter:

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, select
+
 from painflow_shared.fhir.errors import InvalidRequest
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry, parse_date_value
 from painflow_shared.fhir.store import SearchIndexEntry, StoredResource
-from sqlalchemy import ColumnElement, and_, func, or_
-from sqlmodel import Session, col, select
 
 RESULT_PARAMS = {"_count", "_offset", "_sort", "_total", "_include", "_format", "_summary"}
 DEFAULT_COUNT, MAX_COUNT = 20, 200

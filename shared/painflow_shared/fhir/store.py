@@ -11,10 +11,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
-from painflow_shared.fhir.search_params import SearchParamRegistry
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, delete
 from sqlmodel import Field, Session, SQLModel, select
+
+from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
+from painflow_shared.fhir.search_params import SearchParamRegistry
 
 
 class StoredResource(SQLModel, table=True):

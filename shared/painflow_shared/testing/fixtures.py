@@ -164,6 +164,8 @@ def platform(
             )
             platform.settings[name] = settings
             platform.servers[name] = start_server(factory(settings), settings.port)
+        consumers = [c for name in factories for c in platform.runtime(name).consumers]
+        wait_for(lambda: all(c.assigned for c in consumers), timeout=90, what="consumer groups")
         yield platform
     finally:
         for server in platform.servers.values():

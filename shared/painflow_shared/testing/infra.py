@@ -28,15 +28,17 @@ def require_tcp(address: str, what: str, hint: str) -> None:
 
 
 @contextmanager
-def scratch_databases(admin_url: str, run_id: str) -> Iterator[dict[str, str]]:
-    """One fresh database per service for this test run, dropped afterwards."""
-    names = {service: f"painflow_test_{run_id}_{service}" for service in SERVICES}
+def scratch_databases(
+    admin_url: str, run_id: str, purposes: tuple[str, ...] = SERVICES
+) -> Iterator[dict[str, str]]:
+    """One fresh database per purpose (by default per service) for this run, dropped afterwards."""
+    names = {purpose: f"painflow_test_{run_id}_{purpose}" for purpose in purposes}
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in names.values():
             conn.execute(f'CREATE DATABASE "{name}"')
     base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     try:
-        yield {service: f"{base}/{name}" for service, name in names.items()}
+        yield {purpose: f"{base}/{name}" for purpose, name in names.items()}
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             for name in names.values():

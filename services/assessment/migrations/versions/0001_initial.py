@@ -6,6 +6,7 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+
 from painflow_shared.schema import create_shared_tables_v1
 
 revision = "0001"

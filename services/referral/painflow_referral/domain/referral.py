@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
 from painflow_shared.fhir.errors import Issue
 from painflow_shared.fhir.references import reference_of, reference_to
-
-from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
 
 TRIAGE_STATUS_SYSTEM = "https://painflow.dev/fhir/CodeSystem/triage-status"
 RED_FLAG_SYSTEM = "https://painflow.dev/fhir/CodeSystem/red-flag"
@@ -22,8 +21,11 @@ EPISODE_TYPE = {
     ],
     "text": "Interventional pain program",
 }
+# The Task at receipt. A redirected referral is received first, then rejected with the reason,
+# so the EHR (and the events) see both steps.
+REDIRECTED_STATUS = "rejected"
 _TASK_STATUS = {
-    TriageOutcome.REDIRECTED: "rejected",
+    TriageOutcome.REDIRECTED: "received",
     TriageOutcome.ON_HOLD: "on-hold",
     TriageOutcome.FAST_TRACK: "received",
     TriageOutcome.AWAITING_COORDINATOR: "received",

@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import op
+
 from painflow_shared.schema import create_shared_tables_v1
 
 revision = "0001"
