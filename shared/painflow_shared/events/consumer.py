@@ -112,7 +112,8 @@ class EventConsumer:
             self._assigned = bool(consumer.assignment())
             for record in consumer:  # iteration ends after consumer_timeout_ms without records
                 self.process(record)
-                consumer.commit(
+                # async: a lost commit only means a redelivery, which the inbox absorbs
+                consumer.commit_async(
                     {
                         TopicPartition(record.topic, record.partition): OffsetAndMetadata(
                             record.offset + 1, "", -1

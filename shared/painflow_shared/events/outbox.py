@@ -43,6 +43,9 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+STAGED_FLAG = "painflow.outbox.staged"  # set on a session that staged events; read on commit
+
+
 def record_event(session: Session, topic: str, envelope: Envelope) -> OutboxMessage:
     """Stage ``envelope`` for publication on ``topic`` in the caller's transaction."""
     carrier: dict[str, Any] = {}
@@ -58,4 +61,5 @@ def record_event(session: Session, topic: str, envelope: Envelope) -> OutboxMess
         created_at=utcnow(),
     )
     session.add(row)
+    session.info[STAGED_FLAG] = True
     return row

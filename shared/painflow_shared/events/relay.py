@@ -18,11 +18,11 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, event, func, text
 from sqlmodel import Session, col, select
 
 from painflow_shared.db import is_postgres, session_scope
-from painflow_shared.events.outbox import OutboxMessage
+from painflow_shared.events.outbox import STAGED_FLAG, OutboxMessage
 from painflow_shared.fhir.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class OutboxRelay:
         batch_size: int = 200,
         on_published: Callable[[OutboxMessage], None] | None = None,
         before_connect: Callable[[], None] = lambda: None,
+        idle_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
         self.producer_factory = producer_factory
@@ -64,17 +65,23 @@ class OutboxRelay:
         self.on_published = on_published
         self.before_connect = before_connect  # e.g. make sure the topics exist
         self._producer: KafkaProducer | None = None
+        self.idle_seconds = idle_seconds
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.healthy = True
 
     def start(self) -> None:
         self._stop.clear()
+        event.listen(Session, "after_commit", self._on_commit)
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        if event.contains(Session, "after_commit", self._on_commit):
+            event.remove(Session, "after_commit", self._on_commit)
         if self._thread:
             self._thread.join(timeout=30)
         if self._producer is not None:
@@ -94,7 +101,14 @@ class OutboxRelay:
                 self._reset_producer()
                 published = 0
             if published == 0:
-                self._stop.wait(min(self.poll_seconds * (2 ** min(failures, 7)), 5.0))
+                # woken by a commit that staged events here; polling covers other replicas
+                delay = self.idle_seconds if failures == 0 else self.poll_seconds * 2**failures
+                self._wake.wait(min(delay, 5.0))
+                self._wake.clear()
+
+    def _on_commit(self, session: Session) -> None:
+        if session.info.pop(STAGED_FLAG, False) and session.bind is self.engine:
+            self._wake.set()
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""
