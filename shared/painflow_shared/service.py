@@ -24,8 +24,14 @@ from painflow_shared.events.consumer import EventConsumer, Handler
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.relay import OutboxRelay
 from painflow_shared.events.topics import TopicSetup
+from painflow_shared.fhir.capability import (
+    ResourceCapability,
+    capability_statement,
+    metadata_router,
+)
 from painflow_shared.fhir.errors import Issue
 from painflow_shared.fhir.outcomes import install_error_handlers, outcome_response
+from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.observability import database_ok, health_router, kafka_ok
 from painflow_shared.runtime import ServiceRuntime
@@ -47,6 +53,33 @@ class ServiceSpec:
         default_factory=dict
     )  # topic -> type -> handler
     publishes: bool = True
+
+
+def build_projection_service(
+    settings: SharedSettings,
+    *,
+    title: str,
+    migrations_dir: Path,
+    registry: SearchParamRegistry,
+    owned_types: list[str],
+    router: APIRouter,
+    subscriptions: dict[str, dict[str, Handler]],
+) -> FastAPI:
+    """A service that (for now) reads its FHIR types and projects the events it consumes."""
+    statement = capability_statement(
+        service=settings.service_name,
+        base_url=settings.public_base_url,
+        registry=registry,
+        resources=[ResourceCapability(t) for t in owned_types],
+    )
+    spec = ServiceSpec(
+        title=title,
+        migrations_dir=migrations_dir,
+        registry=registry,
+        routers=[metadata_router(statement), router, read_router(owned_types)],
+        subscriptions=subscriptions,
+    )
+    return build_service(settings, spec)
 
 
 def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:

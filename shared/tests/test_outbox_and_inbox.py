@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from painflow_shared.db import session_scope
 from painflow_shared.events.clients import make_producer
 from painflow_shared.events.consumer import EventConsumer
-from painflow_shared.events.envelope import build_event
+from painflow_shared.events.envelope import Envelope, build_event
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
 from painflow_shared.settings import SharedSettings
@@ -43,18 +43,22 @@ def topic(settings: SharedSettings) -> Iterator[str]:
     admin.close()
 
 
+def _event(patient: str) -> Envelope:
+    return build_event(
+        event_type=EVENT,
+        service="referral",
+        base_url="http://x/fhir",
+        patient_id=patient,
+        focus=[{"resourceType": "Patient", "id": patient}],
+        include=[],
+    )
+
+
 def _stage(engine: Engine, topic: str, patient: str, n: int) -> list[str]:
     ids = []
     with session_scope(engine) as session:
         for _ in range(n):
-            envelope = build_event(
-                event_type=EVENT,
-                service="referral",
-                base_url="http://x/fhir",
-                patient_id=patient,
-                focus=[{"resourceType": "Patient", "id": patient}],
-                include=[],
-            )
+            envelope = _event(patient)
             record_event(session, topic, envelope)
             ids.append(envelope.id)
     return ids
@@ -119,14 +123,7 @@ def test_a_failed_send_stops_the_batch_and_nothing_after_it_is_marked_sent(
 
 def test_rolled_back_transaction_leaves_no_event(pg_engine, topic):
     with pytest.raises(RuntimeError), session_scope(pg_engine) as session:
-        envelope = build_event(
-            event_type=EVENT,
-            service="referral",
-            base_url="http://x/fhir",
-            patient_id="p9",
-            focus=[{"resourceType": "Patient", "id": "p9"}],
-            include=[],
-        )
+        envelope = _event("p9")
         record_event(session, topic, envelope)
         raise RuntimeError("the domain write failed")
     assert OutboxRelay(engine=pg_engine, producer_factory=lambda: None).pending() == 0  # type: ignore[arg-type,return-value]
@@ -145,14 +142,7 @@ class Delivered:
 
 
 def _delivered(topic: str, offset: int) -> Delivered:
-    envelope = build_event(
-        event_type=EVENT,
-        service="referral",
-        base_url="http://x/fhir",
-        patient_id="p1",
-        focus=[{"resourceType": "Patient", "id": "p1"}],
-        include=[],
-    )
+    envelope = _event("p1")
     headers = [(k, v.encode()) for k, v in envelope.headers().items()]
     return Delivered(topic, 0, offset, b"p1", envelope.value(), headers)
 

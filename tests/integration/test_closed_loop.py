@@ -43,6 +43,17 @@ def _publish(
     producer.close()
 
 
+def _pain_score(patient_id: str, observation_id: str, score: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": observation_id,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "valueInteger": score,
+    }
+
+
 def _task_status(platform: Any, request_id: str) -> str:
     bundle = httpx.get(
         f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
@@ -65,14 +76,7 @@ def _accept(platform: Any, request_id: str) -> None:
 def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform, kafka):
     patient_id, request_id = post_referral(platform)
     _accept(platform, request_id)
-    outcome = {
-        "resourceType": "Observation",
-        "id": "obs-1",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "valueInteger": 3,
-    }
+    outcome = _pain_score(patient_id, "obs-1", 3)
     _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
     wait_for(lambda: _task_status(platform, request_id) == "in-progress", what="Task in-progress")
 
@@ -94,14 +98,7 @@ def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform,
 
 def test_followup_events_do_not_advance_a_referral_nobody_accepted(platform, kafka):
     patient_id, request_id = post_referral(platform)
-    outcome = {
-        "resourceType": "Observation",
-        "id": "obs-2",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "valueInteger": 5,
-    }
+    outcome = _pain_score(patient_id, "obs-2", 5)
     _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
     consumers = platform.runtime("referral").consumers
     before = sum(c.stats.handled for c in consumers)

@@ -10,14 +10,8 @@ from painflow_assessment import api
 from painflow_assessment.consumers import REFERRAL_HANDLERS
 from painflow_assessment.settings import AssessmentSettings
 from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import (
-    ResourceCapability,
-    capability_statement,
-    metadata_router,
-)
-from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
-from painflow_shared.service import ServiceSpec, build_service
+from painflow_shared.service import build_projection_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = [
@@ -35,17 +29,12 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
     registry = SearchParamRegistry(
         {t: [patient] if t != "Questionnaire" else [] for t in OWNED_TYPES}
     )
-    statement = capability_statement(
-        service="assessment",
-        base_url=settings.public_base_url,
-        registry=registry,
-        resources=[ResourceCapability(t) for t in OWNED_TYPES],
-    )
-    spec = ServiceSpec(
+    return build_projection_service(
+        settings,
         title="Painflow assessment service",
         migrations_dir=MIGRATIONS,
         registry=registry,
-        routers=[metadata_router(statement), api.router, read_router(OWNED_TYPES)],
+        owned_types=OWNED_TYPES,
+        router=api.router,
         subscriptions={REFERRAL_TOPIC: REFERRAL_HANDLERS},
     )
-    return build_service(settings, spec)

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
+from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_shared.fhir.search_params import SearchParam as P
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
-OWNED_TYPES = [
-    "Patient",
-    "ServiceRequest",
-    "Task",
-    "EpisodeOfCare",
-    "Condition",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "Coverage",
-    "DocumentReference",
-    "Practitioner",
-    "PractitionerRole",
-    "Organization",
-]
+OWNED_TYPES = sorted(ACCEPTED_TYPES | {"Task", "EpisodeOfCare"})
 
 
 def referral_registry() -> SearchParamRegistry:
