@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -316,6 +317,8 @@ def test_metadata_lists_what_works(platform):
         "patch",
     }
     assert by_type["ServiceRequest"]["conditionalCreate"] is True
+    assert by_type["ServiceRequest"]["updateCreate"] is True
+    assert by_type["Task"]["updateCreate"] is False
     with _fhir(platform) as client:
         for resource_type, capability in by_type.items():
             for param in capability.get("searchParam", []):
@@ -373,3 +376,23 @@ def test_put_at_a_new_id_opens_a_referral_and_identifiers_stay_unique(platform):
         assert _task_for(client, "ehr-chosen-1")["status"] in ("received", "on-hold")
         clash = {**created.json(), "identifier": existing["identifier"]}
         assert client.put("/ServiceRequest/ehr-chosen-1", json=clash).status_code == 409
+
+
+def test_the_same_referral_posted_concurrently_is_still_one_referral(platform):
+    bundle = referral_bundle(identifier="concurrent-1", mrn="concurrent-mrn-1")
+
+    def post(_: int) -> httpx.Response:
+        return httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(post, range(6)))
+    assert [r.status_code for r in responses] == [200] * 6, [r.text[:200] for r in responses]
+    with _fhir(platform) as client:
+        found = client.get(
+            "/ServiceRequest", params={"identifier": f"{EHR_REFERRAL_SYSTEM}|concurrent-1"}
+        )
+        assert found.json()["total"] == 1
+        patients = client.get(
+            "/Patient", params={"identifier": "urn:oid:2.16.840.1.113883.3.9999.1|concurrent-mrn-1"}
+        )
+        assert patients.json()["total"] == 1

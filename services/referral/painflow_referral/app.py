@@ -78,7 +78,10 @@ def _capabilities() -> list[ResourceCapability]:
             interactions = (*READS, "update", "patch")
         caps.append(
             ResourceCapability(
-                resource_type, interactions, conditional_create=resource_type in ACCEPTED_TYPES
+                resource_type,
+                interactions,
+                conditional_create=resource_type in ACCEPTED_TYPES,
+                update_create=resource_type in ACCEPTED_TYPES,
             )
         )
     return caps

@@ -20,6 +20,7 @@ class ResourceCapability:
     interactions: tuple[str, ...] = READS
     conditional_create: bool = False
     conditional_update: bool = False
+    update_create: bool = False  # PUT to a new id creates
     operations: tuple[str, ...] = ()
 
 
@@ -56,7 +57,7 @@ def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[st
         "interaction": [{"code": code} for code in cap.interactions],
         "versioning": "versioned",
         "readHistory": True,
-        "updateCreate": "update" in cap.interactions,
+        "updateCreate": cap.update_create,
         "conditionalCreate": cap.conditional_create,
         "conditionalUpdate": cap.conditional_update,
     }
