@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Span
 from sqlalchemy import Engine
 
 from painflow_shared.settings import SharedSettings
@@ -45,7 +46,9 @@ def tracer_provider(settings: SharedSettings, extra: SpanProcessor | None = None
             )
             _add_exporter(_provider, settings)
             trace.set_tracer_provider(_provider)
-            HTTPXClientInstrumentor().instrument()
+            HTTPXClientInstrumentor().instrument(
+                request_hook=lambda span, _request: scrub_query(span)
+            )
             KafkaInstrumentor().instrument()
         if extra is not None:
             _provider.add_span_processor(extra)
@@ -75,11 +78,28 @@ def flush_spans() -> None:
 def instrument_app(app: FastAPI, engine: Engine, settings: SharedSettings) -> None:
     provider = tracer_provider(settings)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="health/.*,metrics"
+        app,
+        tracer_provider=provider,
+        excluded_urls="health/.*,metrics",
+        server_request_hook=lambda span, _scope: scrub_query(span),
     )
     SQLAlchemyInstrumentor().instrument(
         engine=engine, tracer_provider=provider, enable_commenter=False
     )
+
+
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
+
+
+def scrub_query(span: Span) -> None:
+    """Search parameters can name a patient (family=, birthdate=): spans keep the path only."""
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(name, value.split("?", 1)[0])
+    if attributes.get("url.query"):
+        span.set_attribute("url.query", "redacted")
 
 
 class JsonLogFormatter(logging.Formatter):

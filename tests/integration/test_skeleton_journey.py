@@ -93,6 +93,8 @@ def test_one_trace_covers_request_relay_produce_and_every_consumer(platform):
 def test_no_patient_data_in_span_attributes(platform):
     platform.spans.clear()
     post_referral(platform)
+    search = {"family": "Testpatient", "birthdate": "1971-04-12"}
+    assert httpx.get(f"{platform.fhir('referral')}/Patient", params=search).status_code == 200
     wait_for(
         lambda: [s for s in platform.finished_spans() if " process " in s.name],
         what="consumer spans",
