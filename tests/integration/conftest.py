@@ -36,3 +36,8 @@ def stored_counts(platform: Any, service: str = "referral") -> tuple[int, int]:
         resources = session.exec(select(func.count()).select_from(StoredResource)).one()
         events = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     return int(resources), int(events)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart shared infrastructure run last, so nothing else sees the restart."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
