@@ -396,3 +396,32 @@ def test_the_same_referral_posted_concurrently_is_still_one_referral(platform):
             "/Patient", params={"identifier": "urn:oid:2.16.840.1.113883.3.9999.1|concurrent-mrn-1"}
         )
         assert patients.json()["total"] == 1
+
+
+def test_different_referrals_for_one_new_patient_at_once_share_one_patient(platform):
+    bundles = [referral_bundle(mrn="same-person-at-once") for _ in range(5)]
+
+    def post(bundle: dict[str, Any]) -> httpx.Response:
+        return httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        responses = list(pool.map(post, bundles))
+    assert [r.status_code for r in responses] == [200] * 5, [r.text[:200] for r in responses]
+    with _fhir(platform) as client:
+        system = "urn:oid:2.16.840.1.113883.3.9999.1"
+        patients = client.get(
+            "/Patient", params={"identifier": f"{system}|same-person-at-once"}
+        ).json()
+        assert patients["total"] == 1
+        pid = patients["entry"][0]["resource"]["id"]
+        assert client.get("/ServiceRequest", params={"patient": pid}).json()["total"] == 5
+
+
+def test_a_patient_update_cannot_take_another_patients_identifier(platform):
+    with _fhir(platform) as client:
+        first = client.post("/Patient", json=patient(mrn="owner-1")).json()
+        second = client.post("/Patient", json=patient(mrn="owner-2")).json()
+        taken = {**second, "identifier": second["identifier"] + first["identifier"]}
+        response = client.put(f"/Patient/{second['id']}", json=taken)
+        assert response.status_code == 409
+        assert response.json()["issue"][0]["code"] == "conflict"

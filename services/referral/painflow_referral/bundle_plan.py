@@ -106,7 +106,8 @@ def _plan_create(
         found = match(resource["resourceType"], query)
         if len(found) > 1:
             raise PreconditionFailed(
-                f"ifNoneExist '{query[:80]}' matches {len(found)} resources",
+                f"the {resource['resourceType']}'s identifiers (or ifNoneExist) match "
+                f"{len(found)} resources here",
                 expression=f"Bundle.entry[{index}].request.ifNoneExist",
             )
         if found:
@@ -131,10 +132,18 @@ def _plan_update(index: int, resource: dict[str, Any], request: dict[str, Any]) 
 
 
 def _identifier_query(resource: dict[str, Any]) -> str | None:
-    for identifier in resource.get("identifier") or []:
-        if identifier.get("system") and identifier.get("value"):
-            return f"identifier={identifier['system']}|{identifier['value']}"
-    return None
+    """``identifier=s1|v1,s2|v2``: any of the Patient's identifiers names the same person."""
+    tokens = [f"{i['system']}|{i['value']}" for i in patient_identifiers(resource)]
+    return f"identifier={','.join(tokens)}" if tokens else None
+
+
+def patient_identifiers(resource: dict[str, Any]) -> list[dict[str, str]]:
+    """Identifiers with a system and a value (a value alone names nobody across systems)."""
+    return [
+        {"system": str(i["system"]), "value": str(i["value"])}
+        for i in resource.get("identifier") or []
+        if i.get("system") and i.get("value") and "," not in str(i["value"])
+    ]
 
 
 def _aliases(entry: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from painflow_referral import cases, events
 from painflow_referral.bundle_plan import (
     BundlePlan,
     PlannedEntry,
+    patient_identifiers,
     plan_transaction,
     unresolved_urns,
 )
@@ -27,7 +28,7 @@ from painflow_referral.domain.referral import (
 )
 from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
-from painflow_referral.tables import ReferralCase
+from painflow_referral.tables import PatientIdentity, ReferralCase
 from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
 from painflow_shared.fhir.search import parse_query, run_search
@@ -167,8 +168,27 @@ def _write(ctx: IntakeContext, entry: PlannedEntry) -> EntryResult:
         return EntryResult(entry, ctx.store.read(entry.type, entry.id), "200 OK")
     if entry.method == "update":
         stored, created = ctx.store.update(entry.resource, if_match=entry.if_match)
-        return EntryResult(entry, stored, "201 Created" if created else "200 OK")
-    return EntryResult(entry, ctx.store.create(entry.resource, resource_id=entry.id), "201 Created")
+        result = EntryResult(entry, stored, "201 Created" if created else "200 OK")
+    else:
+        stored = ctx.store.create(entry.resource, resource_id=entry.id)
+        result = EntryResult(entry, stored, "201 Created")
+    if entry.type == "Patient":
+        _claim_identifiers(ctx, stored)
+    return result
+
+
+def _claim_identifiers(ctx: IntakeContext, patient: dict[str, Any]) -> None:
+    """A concurrent intake of the same person fails here (unique key) and is retried as a match."""
+    for identifier in patient_identifiers(patient):
+        owner = ctx.session.get(PatientIdentity, (identifier["system"], identifier["value"]))
+        if owner is None:
+            ctx.session.add(PatientIdentity(**identifier, patient_id=patient["id"]))
+        elif owner.patient_id != patient["id"]:
+            raise Conflict(
+                f"an identifier of this Patient already names Patient/{owner.patient_id}",
+                expression="Patient.identifier",
+            )
+    ctx.session.flush()
 
 
 def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> ReferralCase:

@@ -21,3 +21,13 @@ class ReferralCase(SQLModel, table=True):
     identifier_key: str | None = Field(default=None, max_length=512, unique=True)
     submission_response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class PatientIdentity(SQLModel, table=True):
+    """An EHR identifier names one Patient here: the unique key that makes matching race-free."""
+
+    __tablename__ = "referral_patient_identity"
+
+    system: str = Field(primary_key=True, max_length=255)
+    value: str = Field(primary_key=True, max_length=255)
+    patient_id: str = Field(max_length=64, index=True)

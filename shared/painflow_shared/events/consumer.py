@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
 
 Handler = Callable[[Session, Envelope], None]
+UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 
 
 @dataclass
@@ -69,6 +71,7 @@ class EventConsumer:
         self.stats = ConsumerStats()
         self.healthy = True
         self._assigned = False
+        self._forced_rejoin = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dlq: KafkaProducer | None = None
@@ -102,14 +105,30 @@ class EventConsumer:
                 if consumer is not None:
                     consumer.close(autocommit=False)
 
+    def _stuck_unassigned(self, consumer: KafkaConsumer, started: float) -> bool:
+        """Joined before the topic's metadata reached us, and no rebalance followed.
+
+        Seen right after a broker restart. Rejoining once fixes it; a member that has nothing
+        because the group has more members than partitions must not churn, hence only once.
+        """
+        if self._assigned or self._forced_rejoin:
+            return False
+        if time.monotonic() - started < UNASSIGNED_LIMIT_SECONDS:
+            return False
+        return any(consumer.partitions_for_topic(t) for t in consumer.subscription() or ())
+
     @property
     def assigned(self) -> bool:
         """Whether the group gave this consumer partitions (it is really listening)."""
         return self._assigned
 
     def _drain(self, consumer: KafkaConsumer) -> None:
+        started = time.monotonic()
         while not self._stop.is_set():
             self._assigned = bool(consumer.assignment())
+            if self._stuck_unassigned(consumer, started):
+                self._forced_rejoin = True
+                raise RuntimeError("no partitions assigned although the topic has some; rejoining")
             for record in consumer:  # iteration ends after consumer_timeout_ms without records
                 self.process(record)
                 # async: a lost commit only means a redelivery, which the inbox absorbs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -41,8 +42,34 @@ def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:
                 pass
+        _wait_until_led(admin, names)
     finally:
         admin.close()
+
+
+def _wait_until_led(admin: KafkaAdminClient, names: list[str], timeout: float = 60.0) -> None:
+    """Return once every partition of ``names`` has a leader.
+
+    A consumer that joins its group before then is assigned nothing ("no partition metadata")
+    and can sit idle until the next rebalance.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        described = admin.describe_topics(names)
+        ready = [
+            t
+            for t in described
+            if not t.get("error_code")
+            and t.get("partitions")
+            and all(p.get("leader_id", -1) >= 0 for p in t["partitions"])
+        ]
+        if len(ready) == len(names):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics without leaders after {timeout}s: {len(names) - len(ready)}"
+            )
+        time.sleep(0.2)
 
 
 class TopicSetup:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,9 +42,20 @@ def scratch_databases(
     try:
         yield {purpose: f"{base}/{name}" for purpose, name in names.items()}
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            for name in names.values():
+        for name in names.values():
+            _drop(admin_url, name)
+
+
+def _drop(admin_url: str, name: str, attempts: int = 10) -> None:
+    """Drop a scratch database; an autovacuum worker inside it (not ours to end) just delays it."""
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.5 * (attempt + 1))
+    warnings.warn(f"could not drop scratch database {name}; it is left behind", stacklevel=2)
 
 
 def new_run_id() -> str:
