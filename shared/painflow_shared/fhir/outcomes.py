@@ -25,10 +25,6 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     }
 
 
-def information_outcome(text: str) -> dict[str, Any]:
-    return operation_outcome([Issue(text, "informational", "information")])
-
-
 def _issue_json(issue: Issue) -> dict[str, Any]:
     body: dict[str, Any] = {
         "severity": issue.severity,
@@ -76,7 +72,6 @@ def _loc(loc: Any) -> str:
 
 __all__ = [
     "FHIR_JSON",
-    "information_outcome",
     "install_error_handlers",
     "operation_outcome",
     "outcome_response",

@@ -139,10 +139,6 @@ class ResourceStore:
             raise NotFound(f"{resource_type}/{resource_id} is not known here")
         return list(rows)
 
-    def version_of(self, resource_type: str, resource_id: str) -> int | None:
-        current = self._current(resource_type, resource_id)
-        return None if current is None else current.version_id
-
     def _current(self, resource_type: str, resource_id: str) -> StoredResource | None:
         return self.session.get(StoredResource, (resource_type, resource_id))
 
