@@ -11,7 +11,7 @@ from sqlmodel import Session
 from painflow_assessment.tables import IntakeItem
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.fhir.store import utcnow
+from painflow_shared.fhir.dates import utcnow
 
 INTAKE_STATUS = {
     "painflow.referral.received": "awaiting-triage",

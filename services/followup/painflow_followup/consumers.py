@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
+from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.search_params import parse_date_value
-from painflow_shared.fhir.store import utcnow
 
 REFERRAL_STEPS = {
     "painflow.referral.received": "referral",

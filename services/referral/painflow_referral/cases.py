@@ -3,7 +3,6 @@ follow-up service's reports closing the loop. Each change and its event commit t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -18,6 +17,7 @@ from painflow_referral.domain.task_flow import (
     check_transition,
 )
 from painflow_referral.tables import ReferralCase
+from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import NotFound
 
 COORDINATOR_FIELDS = ("status", "statusReason", "businessStatus", "owner", "note")
@@ -65,7 +65,7 @@ def _save_task(
     if_match: int | None,
 ) -> dict[str, Any]:
     changed = merged["status"] != current["status"]
-    merged["lastModified"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    merged["lastModified"] = fhir_instant()
     task, _ = ctx.store.update(merged, if_match=if_match)
     if changed:
         follow_episode(ctx, case, task["status"])
@@ -82,7 +82,7 @@ def follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> 
         if status in ("finished", "cancelled"):
             episode["period"] = {
                 **episode.get("period", {}),
-                "end": datetime.now(UTC).date().isoformat(),
+                "end": utcnow().date().isoformat(),
             }
         ctx.store.update({**episode, "status": status})
 

@@ -7,9 +7,10 @@ from typing import Any
 from painflow_referral.intake import EntryResult
 from painflow_referral.tables import ReferralCase
 from painflow_shared.fhir.bundles import full_url
+from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.errors import FhirError
 from painflow_shared.fhir.outcomes import operation_outcome
-from painflow_shared.fhir.store import new_id, utcnow
+from painflow_shared.fhir.store import new_id
 
 
 def bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         "resourceType": "Bundle",
         "id": new_id(),
         "type": kind,
-        "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+        "timestamp": fhir_instant(),
         "entry": entries,
     }
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from painflow_scheduling.tables import SafetyProfile
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.fhir.store import utcnow
+from painflow_shared.fhir.dates import utcnow
 
 OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
 CLOSES = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.media import FHIR_JSON
 from painflow_shared.fhir.references import reference_to
 from painflow_shared.fhir.store import new_id
@@ -77,7 +77,7 @@ def build_event(
 ) -> Envelope:
     """A message Bundle for ``event_type`` whose MessageHeader focuses on ``focus``."""
     event_id = new_id()
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    now = fhir_instant()
     header = {
         "resourceType": "MessageHeader",
         "id": new_id(),

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, Session, SQLModel
 
-from painflow_shared.fhir.store import utcnow
+from painflow_shared.fhir.dates import utcnow
 
 
 class InboxEntry(SQLModel, table=True):

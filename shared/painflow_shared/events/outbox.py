@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text
 from sqlmodel import Field, Session, SQLModel
 
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.fhir.store import utcnow
+from painflow_shared.fhir.dates import utcnow
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from painflow_shared.db import is_postgres, session_scope
 from painflow_shared.events.outbox import STAGED_FLAG, OutboxMessage
-from painflow_shared.fhir.store import utcnow
+from painflow_shared.fhir.dates import utcnow
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.outbox")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.search import SearchPage
-from painflow_shared.fhir.store import ResourceVersion, new_id, utcnow
+from painflow_shared.fhir.store import ResourceVersion, new_id
 
 
 def full_url(base: str, resource: dict[str, Any]) -> str:
@@ -62,4 +63,4 @@ def history(base: str, versions: list[ResourceVersion]) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return utcnow().isoformat().replace("+00:00", "Z")
+    return fhir_instant()

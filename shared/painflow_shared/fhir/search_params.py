@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from painflow_shared.fhir.dates import parse_fhir_date
+
 ParamType = Literal["token", "reference", "string", "date"]
 
 
@@ -102,15 +104,5 @@ def _strings(leaf: Any) -> Iterator[str]:
 
 def parse_date_value(value: Any) -> datetime | None:
     """The start of a FHIR date/dateTime/instant, as an aware UTC datetime."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    for fmt_len, pad in ((4, "-01-01"), (7, "-01"), (10, "")):
-        if len(text) == fmt_len:
-            text = text + pad
-            break
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = parse_fhir_date(value)
+    return moment.astimezone(UTC) if moment else None

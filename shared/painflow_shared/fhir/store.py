@@ -8,12 +8,13 @@ Resources are kept as JSON with their current version in ``fhir_resource`` and e
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, delete
 from sqlmodel import Field, Session, SQLModel, select
 
+from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
@@ -64,10 +65,6 @@ class SearchIndexEntry(SQLModel, table=True):
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ResourceStore:
@@ -146,7 +143,7 @@ class ResourceStore:
         now = utcnow()
         meta = dict(resource.get("meta") or {})
         meta["versionId"] = str(version)
-        meta["lastUpdated"] = now.isoformat().replace("+00:00", "Z")
+        meta["lastUpdated"] = fhir_instant(now)
         resource["meta"] = meta
         row = self._current(resource["resourceType"], resource["id"])
         if row is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
+
+from painflow_shared.fhir.dates import fhir_instant, utcnow
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
@@ -68,7 +70,7 @@ def service_request(
         "priority": priority,
         "code": {"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]},
         "subject": {"reference": patient_ref},
-        "authoredOn": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "authoredOn": fhir_instant(utcnow().replace(microsecond=0)),
         "requester": {"display": "Dr. Referring Physician"},
     }
     if condition_ref:

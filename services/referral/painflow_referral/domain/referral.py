@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
+from painflow_shared.fhir.dates import fhir_instant, parse_fhir_date
 from painflow_shared.fhir.errors import Issue
 from painflow_shared.fhir.references import reference_of, reference_to
 
@@ -121,19 +122,9 @@ def injury_onset(conditions: list[dict[str, Any]]) -> date | None:
 
 
 def _as_date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    text = (
-        value[:10]
-        if len(value) >= 10
-        else (value + "-01-01")[:10]
-        if len(value) == 4
-        else value + "-01"
-    )
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+    """The calendar date as written (a dateTime's own offset, not shifted to UTC)."""
+    moment = parse_fhir_date(value)
+    return moment.date() if moment else None
 
 
 def triage_task(
@@ -151,8 +142,8 @@ def triage_task(
         "code": TASK_CODE,
         "focus": reference_to(service_request),
         "for": service_request["subject"],
-        "authoredOn": _instant(now),
-        "lastModified": _instant(now),
+        "authoredOn": fhir_instant(now),
+        "lastModified": fhir_instant(now),
     }
     if service_request.get("requester"):
         task["requester"] = service_request["requester"]
@@ -168,7 +159,7 @@ def episode_of_care(
     status: str = "waitlist",
 ) -> dict[str, Any]:
     onset = injury_onset(reason_conditions(service_request, conditions))
-    start = onset.isoformat() if onset else service_request.get("authoredOn") or _instant(now)
+    start = onset.isoformat() if onset else service_request.get("authoredOn") or fhir_instant(now)
     episode: dict[str, Any] = {
         "resourceType": "EpisodeOfCare",
         "status": status,
@@ -183,10 +174,6 @@ def episode_of_care(
             for rank, c in enumerate(conditions, start=1)
         ]
     return episode
-
-
-def _instant(now: datetime) -> str:
-    return now.isoformat().replace("+00:00", "Z")
 
 
 def is_red_flag(decision: TriageDecision) -> bool:
