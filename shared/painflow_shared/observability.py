@@ -53,9 +53,9 @@ def database_ok(engine: Engine) -> bool:
         return False
 
 
-def kafka_ok(settings: SharedSettings, timeout: float = 2.0) -> bool:
-    """A broker accepts connections: bounded, so a readiness probe never hangs on a dead one."""
-    for server in settings.kafka_bootstrap_servers.split(","):
+def reachable(addresses: str, timeout: float = 2.0) -> bool:
+    """Whether any of ``host:port[,host:port...]`` accepts a TCP connection within ``timeout``."""
+    for server in addresses.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
             with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
@@ -63,6 +63,11 @@ def kafka_ok(settings: SharedSettings, timeout: float = 2.0) -> bool:
         except (OSError, ValueError):
             continue
     return False
+
+
+def kafka_ok(settings: SharedSettings) -> bool:
+    """A broker accepts connections: bounded, so a readiness probe never hangs on a dead one."""
+    return reachable(settings.kafka_bootstrap_servers)
 
 
 def health_router(checks: dict[str, Callable[[], bool]], refresh: Callable[[], None]) -> APIRouter:

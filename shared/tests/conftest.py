@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +9,14 @@ import pytest
 from sqlalchemy import Engine
 
 from painflow_shared.db import make_engine, migrate
-from painflow_shared.testing.infra import DEFAULT_PG_ADMIN, require_tcp, scratch_databases
+from painflow_shared.testing.infra import pg_admin_url, scratch_databases
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="session")
 def shared_pg_url(run_id: str) -> Iterator[str]:
-    admin = os.environ.get("PAINFLOW_TEST_PG_ADMIN", DEFAULT_PG_ADMIN)
-    require_tcp(admin.split("@")[-1].split("/")[0], "PostgreSQL", "Run `make test`.")
-    with scratch_databases(admin, run_id, ("shared",)) as urls:
+    with scratch_databases(pg_admin_url(), run_id, ("shared",)) as urls:
         yield urls["shared"]
 
 

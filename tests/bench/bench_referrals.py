@@ -49,9 +49,9 @@ from painflow_shared.settings import SharedSettings
 from painflow_shared.testing.factories import referral_bundle, response_location
 from painflow_shared.testing.fixtures import service_settings
 from painflow_shared.testing.infra import (
-    DEFAULT_PG_ADMIN,
     kafka_bootstrap,
     new_run_id,
+    pg_admin_url,
     require_tcp,
     scratch_databases,
 )
@@ -692,9 +692,8 @@ def _per(count: int, n: int) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logs(starting=True)
-    admin = os.environ.get("PAINFLOW_TEST_PG_ADMIN", DEFAULT_PG_ADMIN)
+    admin = pg_admin_url("Run `make infra-up`.")
     kafka = kafka_bootstrap()
-    require_tcp(admin.split("@")[-1].split("/")[0], "PostgreSQL", "Run `make infra-up`.")
     require_tcp(kafka, "Kafka", "Run `make infra-up`.")
     facts = machine_facts(admin)
     print(

@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import tracer_provider
 from painflow_shared.testing.infra import (
-    DEFAULT_PG_ADMIN,
     kafka_bootstrap,
     new_run_id,
+    pg_admin_url,
     require_tcp,
     scratch_databases,
 )
@@ -55,13 +55,7 @@ def span_exporter() -> InMemorySpanExporter:
 
 @pytest.fixture(scope="session")
 def database_urls(run_id: str) -> Iterator[dict[str, str]]:
-    admin = os.environ.get("PAINFLOW_TEST_PG_ADMIN", DEFAULT_PG_ADMIN)
-    require_tcp(
-        admin.split("@")[-1].split("/")[0],
-        "PostgreSQL",
-        "Run `make test`, or `bash deploy/postgres/postgres.sh start`.",
-    )
-    with scratch_databases(admin, run_id) as urls:
+    with scratch_databases(pg_admin_url(), run_id) as urls:
         yield urls
 
 

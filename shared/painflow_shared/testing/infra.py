@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 import warnings
@@ -11,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+
+from painflow_shared.observability import reachable
 
 SERVICES = ("referral", "assessment", "scheduling", "followup")
 DEFAULT_PG_ADMIN = "postgresql://painflow:painflow@127.0.0.1:55432/postgres"
@@ -21,12 +22,17 @@ def kafka_bootstrap() -> str:
 
 
 def require_tcp(address: str, what: str, hint: str) -> None:
-    host, _, port = address.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=3):
-            return
-    except OSError as exc:
-        raise RuntimeError(f"{what} is not reachable at {address}: {exc}. {hint}") from exc
+    if not reachable(address, timeout=3):
+        raise RuntimeError(f"{what} is not reachable at {address}. {hint}")
+
+
+def pg_admin_url(
+    hint: str = "Run `make test`, or `bash deploy/postgres/postgres.sh start`.",
+) -> str:
+    """The test PostgreSQL's admin URL (PAINFLOW_TEST_PG_ADMIN), checked to be reachable."""
+    admin = os.environ.get("PAINFLOW_TEST_PG_ADMIN", DEFAULT_PG_ADMIN)
+    require_tcp(admin.split("@")[-1].split("/")[0], "PostgreSQL", hint)
+    return admin
 
 
 @contextmanager

@@ -33,7 +33,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-SNOMED = "http://snomed.info/sct"
+from painflow_shared.testing.factories import SNOMED, transaction
+
 SYNTHEA_REFERRAL_SYSTEM = "urn:painflow:synthea-referral"
 REFERRAL_CODE = {
     "coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}],
@@ -99,7 +100,7 @@ def referral_from_synthea(patient_bundle: Resource, *, today: date) -> Resource:
     ]
     chosen.append((_derived_urn(f"ServiceRequest/{referral['identifier'][0]['value']}"), referral))
     included = {url for url, _ in chosen}
-    return _transaction([(url, _drop_foreign_references(r, included)) for url, r in chosen])
+    return transaction([(url, _drop_foreign_references(r, included)) for url, r in chosen])
 
 
 def is_pain_condition(condition: Resource) -> bool:
@@ -220,14 +221,3 @@ def _is_foreign(value: Any, included: set[str]) -> bool:
         and isinstance(value.get("reference"), str)
         and value["reference"] not in included
     )
-
-
-def _transaction(resources: list[tuple[str, Resource]]) -> Resource:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [
-            {"fullUrl": url, "resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
-            for url, r in resources
-        ],
-    }
