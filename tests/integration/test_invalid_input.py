@@ -89,3 +89,17 @@ def test_body_over_the_limit_is_413(platform):
         platform.fhir("referral"), content=b" " * (limit + 1), headers=FHIR_JSON, timeout=30
     )
     assert response.status_code == 413
+
+
+def test_a_chunked_body_over_the_limit_is_413_too(platform):
+    """No Content-Length to check up front: the size is enforced while reading."""
+    limit = platform.settings["referral"].max_body_bytes
+
+    def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    url = f"{platform.fhir('referral')}/Task/any"
+    headers = {"content-type": "application/json-patch+json"}
+    response = httpx.patch(url, content=chunks(), headers=headers, timeout=60)
+    assert response.status_code == 413

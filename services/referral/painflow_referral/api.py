@@ -17,7 +17,7 @@ from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_referral.single import create_one, remote_entries, update_one
 from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
-from painflow_shared.fhir.http import parse_if_match, read_fhir_body, resource_headers
+from painflow_shared.fhir.http import parse_if_match, read_body, read_fhir_body, resource_headers
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.parse import parse_resource
 from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
@@ -88,7 +88,8 @@ async def update(
 
 @router.patch("/Task/{task_id}")
 async def patch_task(task_id: str, request: Request, runtime: RuntimeDep) -> Response:
-    operations = read_json_patch(request.headers.get("content-type"), await request.body())
+    raw = await read_body(request, runtime.settings.max_body_bytes)
+    operations = read_json_patch(request.headers.get("content-type"), raw)
     if_match = parse_if_match(request.headers.get("if-match"))
 
     def work(ctx: Any) -> dict[str, Any]:

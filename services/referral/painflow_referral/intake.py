@@ -31,7 +31,7 @@ from painflow_referral.domain.triage import triage
 from painflow_referral.tables import PatientIdentity, ReferralCase
 from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
-from painflow_shared.fhir.search import parse_query, run_search
+from painflow_shared.fhir.search import find_resources
 
 
 @dataclass
@@ -73,17 +73,15 @@ def submit_transaction(ctx: IntakeContext, bundle: dict[str, Any]) -> IntakeResu
 
 
 def _match(ctx: IntakeContext, resource_type: str, query: str) -> list[str]:
-    params = [tuple(part.split("=", 1)) for part in query.lstrip("?").split("&") if "=" in part]
+    pairs = [part.partition("=") for part in query.lstrip("?").split("&") if "=" in part]
+    params = [(name, value) for name, _, value in pairs]
     if not params or any(name != "identifier" for name, _ in params):
         raise InvalidRequest(
             "ifNoneExist supports identifier=system|value",
             expression="Bundle.entry.request.ifNoneExist",
         )
-    parsed = parse_query(ctx.store.registry, resource_type, [(n, v) for n, v in params])
-    return [
-        r["id"]
-        for r in run_search(ctx.session, ctx.store.registry, resource_type, parsed).resources
-    ]
+    found = find_resources(ctx.session, ctx.store.registry, resource_type, params)
+    return [r["id"] for r in found]
 
 
 def identifier_key(service_request: dict[str, Any]) -> str | None:

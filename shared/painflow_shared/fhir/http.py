@@ -22,12 +22,18 @@ async def read_fhir_body(request: Request, limit: int) -> dict[str, Any]:
         raise UnsupportedMediaType(
             "send FHIR JSON: Content-Type: application/fhir+json (XML is not supported)"
         )
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = await read_body(request, limit)
     if not raw:
         raise InvalidRequest("the body is empty")
     return read_json(raw)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body; a 413 past ``limit``, also when it came chunked, without a length."""
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return raw
 
 
 def parse_if_match(value: str | None) -> int | None:
