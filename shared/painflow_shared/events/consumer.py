@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
 
 Handler = Callable[[Session, Envelope], None]
+_EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 
 
@@ -144,8 +146,11 @@ class EventConsumer:
 
     def process(self, record: ConsumerRecord) -> None:
         """Handle one record to a durable outcome: effects committed, skipped, or dead-lettered."""
-        parent = propagate.extract(decode_headers_safely(record.headers))
-        ce_type = decode_headers_safely(record.headers).get("ce_type", "unknown")
+        headers = decode_headers_safely(record.headers)
+        parent = propagate.extract(headers)
+        ce_type = headers.get("ce_type", "")
+        if not _EVENT_TYPE.match(ce_type):  # a poison record's header text stays out of spans
+            ce_type = "unknown"
         with tracer.start_as_current_span(
             f"{self.name} process {ce_type}",
             context=parent,
