@@ -46,15 +46,23 @@ def coordinator_update(
 
 
 def set_task_status(
-    ctx: IntakeContext, case: ReferralCase, target: str, reason: str | None = None
+    ctx: IntakeContext,
+    case: ReferralCase,
+    target: str,
+    reason: str | None = None,
+    event_type: str | None = None,
 ) -> dict[str, Any]:
-    """The program moves a Task (cancellation, follow-up progress); the rules still apply."""
+    """The program moves a Task (redirect, cancellation, follow-up); the rules still apply.
+
+    ``event_type`` names the event when the status alone does not (a rejection that is a
+    red-flag redirect publishes ``redirected``).
+    """
     current = ctx.store.read("Task", case.task_id)
     check_transition(current["status"], target)
     merged = {**current, "status": target}
     if reason:
         merged["statusReason"] = {"text": reason}
-    return _save_task(ctx, case, current, merged, None)
+    return _save_task(ctx, case, current, merged, None, event_type)
 
 
 def _save_task(
@@ -63,19 +71,20 @@ def _save_task(
     current: dict[str, Any],
     merged: dict[str, Any],
     if_match: int | None,
+    event_type: str | None = None,
 ) -> dict[str, Any]:
     changed = merged["status"] != current["status"]
     merged["lastModified"] = fhir_instant()
     task, _ = ctx.store.update(merged, if_match=if_match)
     if changed:
-        follow_episode(ctx, case, task["status"])
-        event_type = EVENT_FOR_STATUS.get(task["status"])
+        _follow_episode(ctx, case, task["status"])
+        event_type = event_type or EVENT_FOR_STATUS.get(task["status"])
         if event_type:
             events.publish_referral_event(ctx.session, ctx.store, ctx.events, event_type, case)
     return task
 
 
-def follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> None:
+def _follow_episode(ctx: IntakeContext, case: ReferralCase, task_status: str) -> None:
     episode = ctx.store.read("EpisodeOfCare", case.episode_id)
     status = EPISODE_STATUS_FOR.get(task_status)
     if status and episode["status"] != status:

@@ -223,10 +223,7 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
 
 def _redirect(ctx: IntakeContext, case: ReferralCase, reason: str) -> None:
     """A red flag: the referral leaves the interventional path for urgent care."""
-    task = ctx.store.read("Task", case.task_id)
-    ctx.store.update({**task, "status": REDIRECTED_STATUS, "statusReason": {"text": reason}})
-    cases.follow_episode(ctx, case, REDIRECTED_STATUS)
-    events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.REDIRECTED, case)
+    cases.set_task_status(ctx, case, REDIRECTED_STATUS, reason, event_type=events.REDIRECTED)
 
 
 def _conditions(
