@@ -14,14 +14,16 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from painflow_shared.db import session_scope
 from painflow_shared.events.clients import make_producer
 from painflow_shared.events.consumer import EventConsumer
-from painflow_shared.events.envelope import Envelope, build_event
+from painflow_shared.events.envelope import Envelope, PoisonMessage, build_event
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
+from painflow_shared.fhir.errors import BusinessRuleViolation
 from painflow_shared.settings import SharedSettings
 
 pytestmark = pytest.mark.integration
@@ -163,25 +165,19 @@ def test_inbox_gives_a_redelivered_event_no_second_effect(pg_engine, settings, t
     assert consumer.stats.handled == 1 and consumer.stats.duplicates == 1
 
 
-def test_a_failing_handler_is_retried_then_dead_lettered(pg_engine, settings, topic):
-    attempts: list[int] = []
-
-    def broken(session, event):
-        attempts.append(1)
-        raise ValueError("cannot")
-
-    consumer = EventConsumer(
+def _consumer(pg_engine, settings, handler, max_attempts=3) -> EventConsumer:
+    return EventConsumer(
         name="unit",
         engine=pg_engine,
         consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
         producer_factory=lambda: make_producer(settings, client_id="t"),
-        handlers={EVENT: broken},
-        max_attempts=3,
+        handlers={EVENT: handler},
+        max_attempts=max_attempts,
         backoff_seconds=0.001,
     )
-    consumer.process(_delivered(topic, 8))  # type: ignore[arg-type]
-    consumer.stop()
-    assert len(attempts) == 3
+
+
+def _dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]:
     dead = KafkaConsumer(
         f"{topic}.dlq",
         auto_offset_reset="earliest",
@@ -191,8 +187,83 @@ def test_a_failing_handler_is_retried_then_dead_lettered(pg_engine, settings, to
     )
     records = list(dead)
     dead.close()
-    assert len(records) == 1
-    headers = dict(records[0].headers)
+    return [dict(record.headers) for record in records]
+
+
+def _database_down() -> OperationalError:
+    return OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
+
+def test_an_infrastructure_failure_is_retried_then_dead_lettered(pg_engine, settings, topic):
+    attempts: list[int] = []
+
+    def broken(session, event):
+        attempts.append(1)
+        raise _database_down()
+
+    consumer = _consumer(pg_engine, settings, broken)
+    consumer.process(_delivered(topic, 8))  # type: ignore[arg-type]
+    consumer.stop()
+    assert len(attempts) == 3
+    [headers] = _dead_letters(settings, topic)
     assert headers["x-dlq-reason"] == b"retries-exhausted"
-    assert headers["x-dlq-error"] == b"ValueError"
+    assert headers["x-dlq-error"] == b"OperationalError"
     assert headers["x-dlq-original-offset"] == b"8"
+
+
+def test_an_infrastructure_failure_that_clears_is_handled_once(pg_engine, settings, topic):
+    effects: list[str] = []
+
+    def flaky(session, event):
+        if len(effects) < 2:
+            effects.append("failed")
+            raise _database_down()
+        effects.append("done")
+
+    consumer = _consumer(pg_engine, settings, flaky)
+    consumer.process(_delivered(topic, 9))  # type: ignore[arg-type]
+    consumer.stop()
+    assert effects == ["failed", "failed", "done"]
+    assert consumer.stats.handled == 1 and consumer.stats.dead_lettered == 0
+    assert _dead_letters(settings, topic) == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "error"),
+    [
+        (
+            BusinessRuleViolation("the intake of this referral is closed", expression="Task"),
+            b"rejected",
+            b"BusinessRuleViolation: the intake of this referral is closed",
+        ),
+        (PoisonMessage("a referral event without its ServiceRequest"), b"rejected", None),
+        (KeyError("subject"), b"handler-error", b"KeyError"),
+    ],
+)
+def test_a_permanent_failure_is_dead_lettered_at_once(
+    pg_engine, settings, topic, failure, reason, error
+):
+    attempts: list[int] = []
+
+    def refuses(session, event):
+        attempts.append(1)
+        raise failure
+
+    consumer = _consumer(pg_engine, settings, refuses, max_attempts=5)
+    consumer.process(_delivered(topic, 10))  # type: ignore[arg-type]
+    consumer.stop()
+    assert len(attempts) == 1
+    [headers] = _dead_letters(settings, topic)
+    assert headers["x-dlq-reason"] == reason
+    if error is not None:
+        assert headers["x-dlq-error"] == error
+    assert consumer.stats.retries == 0 and consumer.stats.dead_lettered == 1
+
+
+def test_a_valid_event_without_a_handler_is_acknowledged_without_effect(pg_engine, settings, topic):
+    consumer = _consumer(pg_engine, settings, lambda session, event: None)
+    consumer.handlers = {}
+    consumer.process(_delivered(topic, 11))  # type: ignore[arg-type]
+    consumer.stop()
+    assert consumer.stats.skipped == 1 and consumer.stats.handled == 0
+    assert _dead_letters(settings, topic) == []

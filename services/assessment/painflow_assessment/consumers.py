@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from painflow_assessment.tables import IntakeItem
 from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
+from painflow_shared.events.envelope import Envelope, PoisonMessage
 from painflow_shared.fhir.dates import utcnow
 
 INTAKE_STATUS = {
@@ -26,7 +26,7 @@ def track_referral(session: Session, event: Envelope) -> None:
     service_request = event.first("ServiceRequest")
     episode = event.first("EpisodeOfCare")
     if service_request is None:
-        raise ValueError("a referral event without its ServiceRequest")
+        raise PoisonMessage("a referral event without its ServiceRequest")
     item = session.get(IntakeItem, service_request["id"]) or IntakeItem(
         service_request_id=service_request["id"],
         patient_id=event.patient_id,

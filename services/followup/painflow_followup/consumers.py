@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
+from painflow_shared.events.envelope import Envelope, PoisonMessage
 from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.search_params import parse_date_value
 
@@ -25,7 +25,7 @@ def record_referral_step(session: Session, event: Envelope) -> None:
     service_request, task = event.first("ServiceRequest"), event.first("Task")
     episode = event.first("EpisodeOfCare")
     if service_request is None or task is None:
-        raise ValueError("a referral event without its ServiceRequest and Task")
+        raise PoisonMessage("a referral event without its ServiceRequest and Task")
     episode_id = episode["id"] if episode else None
     if event.type == "painflow.referral.received" and not _journey_started(
         session, event.patient_id

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from painflow_scheduling.tables import SafetyProfile
 from painflow_shared.events.consumer import Handler
-from painflow_shared.events.envelope import Envelope
+from painflow_shared.events.envelope import Envelope, PoisonMessage
 from painflow_shared.fhir.dates import utcnow
 
 OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
@@ -22,7 +22,7 @@ CLOSES = {
 def update_safety_profile(session: Session, event: Envelope) -> None:
     service_request = event.first("ServiceRequest")
     if service_request is None:
-        raise ValueError("a referral event without its ServiceRequest")
+        raise PoisonMessage("a referral event without its ServiceRequest")
     profile = session.get(SafetyProfile, event.patient_id) or SafetyProfile(
         patient_id=event.patient_id, last_event_id="", updated_at=utcnow()
     )

@@ -1,8 +1,13 @@
 """The consumer loop: one event at a time, effects and inbox row in one transaction, then offset.
 
 - poison (unparseable, fails its contract) -> ``<topic>.dlq`` with the reason in headers, move on;
-- a handler failure is retried with exponential backoff; after ``max_attempts`` the event goes
-  to the DLQ too, so one bad event never blocks a patient's partition forever;
+- a valid event of a type this consumer has no handler for is acknowledged without effect
+  (adding an event type to a topic is a compatible change);
+- a handler's failure is classified (``classify_failure``): a permanent one (the handler refused
+  the event: PoisonMessage, ContractViolation, a FHIR error below 500, or a bug that would fail the
+  same way again) is dead-lettered at once with its reason; only infrastructure errors (database,
+  broker, network, a remote server) are retried with exponential backoff, and after
+  ``max_attempts`` the event goes to the DLQ too, so one bad event never blocks a partition;
 - the offset is committed only after the effects (or the DLQ write) are durable;
 - each event gets a processing span whose parent is the producer's span (from ``traceparent``).
 """
@@ -18,10 +23,13 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from painflow_shared.contracts import ContractViolation, EventContracts
@@ -29,6 +37,7 @@ from painflow_shared.db import session_scope
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
 from painflow_shared.events.inbox import already_handled, mark_handled
 from painflow_shared.events.topics import dlq_topic
+from painflow_shared.fhir.errors import FhirError
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
@@ -36,6 +45,30 @@ tracer = trace.get_tracer("painflow.consumer")
 Handler = Callable[[Session, Envelope], None]
 _EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
+
+
+# Failures that say nothing about the event itself: the same event may well succeed later.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,  # the database is down, restarting, or a connection broke
+    IntegrityError,  # a unique-key race with a concurrent writer: the retry sees its rows
+    PoolTimeout,
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def classify_failure(exc: BaseException) -> str | None:
+    """None when ``exc`` is worth retrying; otherwise the DLQ reason for a permanent failure."""
+    if isinstance(exc, FhirError):
+        return None if exc.status >= 500 else "rejected"
+    if isinstance(exc, PoisonMessage | ContractViolation):
+        return "rejected"
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return None
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return None
+    return "handler-error"  # a bug fails the same way on every attempt: park it, move on
 
 
 @dataclass
@@ -194,20 +227,22 @@ class EventConsumer:
                 self._apply(record, envelope, handler)
                 return
             except Exception as exc:
+                permanent = classify_failure(exc)
+                if permanent is not None or attempt == self.max_attempts:
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, "handler failed"))
+                    reason = permanent or "retries-exhausted"
+                    self._dead_letter(record, reason, _describe(exc))
+                    return
                 self.stats.retries += 1
                 log.warning(
-                    "%s: event %s failed (attempt %d/%d): %s",
+                    "%s: event %s failed (attempt %d/%d), retrying: %s",
                     self.name,
                     envelope.id,
                     attempt,
                     self.max_attempts,
                     type(exc).__name__,
                 )
-                if attempt == self.max_attempts:
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, "handler failed"))
-                    self._dead_letter(record, "retries-exhausted", type(exc).__name__)
-                    return
                 if self._stop.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 10.0)):
                     raise InterruptedError("stopping while retrying") from exc
 
@@ -260,6 +295,15 @@ class EventConsumer:
             record.offset,
             reason,
         )
+
+
+def _describe(exc: BaseException) -> str:
+    """What went wrong, for the DLQ header: our own errors' reasons carry no patient data."""
+    if isinstance(exc, FhirError):
+        return f"{type(exc).__name__}: {exc.diagnostics}"
+    if isinstance(exc, ContractViolation):
+        return f"ContractViolation: {exc.reason}"
+    return type(exc).__name__  # other messages may quote data: the type alone
 
 
 def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
