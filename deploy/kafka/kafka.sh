@@ -179,6 +179,10 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 # Topics are created explicitly (the services' admin code); a typo must not create a topic.
 auto.create.topics.enable=false
+# The largest record batch a topic accepts unless it sets max.message.bytes itself (ours do, to
+# the same value): 1 MiB + 64 KiB, above the producers' 1 MiB max_request_size, so the broker
+# never refuses what a producer let through (shared/painflow_shared/events/limits.py).
+message.max.bytes=1114112
 log.retention.hours=168
 EOF
   mv "$PROPS.tmp" "$PROPS"

@@ -33,6 +33,16 @@ class ServiceMetrics:
         self.outbox_pending = Gauge(
             "painflow_outbox_pending", "Outbox rows not yet acknowledged", registry=r
         )
+        self.outbox_parked = Gauge(
+            "painflow_outbox_parked",
+            "Outbox rows the broker can never take, parked until an operator retries them",
+            registry=r,
+        )
+        self.outbox_oldest_pending = Gauge(
+            "painflow_outbox_oldest_pending_seconds",
+            "Age of the oldest outbox row waiting to be published (0 when none)",
+            registry=r,
+        )
         self.events_handled = Gauge(
             "painflow_events_handled", "Events handled by this service's consumer", registry=r
         )
@@ -70,7 +80,9 @@ def kafka_ok(settings: SharedSettings) -> bool:
     return reachable(settings.kafka_bootstrap_servers)
 
 
-def health_router(checks: dict[str, Callable[[], bool]], refresh: Callable[[], None]) -> APIRouter:
+def health_router(
+    checks: dict[str, Callable[[], bool]], refresh: Callable[[], None], *, metrics: bool = True
+) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live")
@@ -87,8 +99,11 @@ def health_router(checks: dict[str, Callable[[], bool]], refresh: Callable[[], N
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    if not metrics:  # off in production unless PAINFLOW_METRICS_ENABLED: see the README
+        return router
+
     @router.get("/metrics")
-    def metrics(request: Request) -> Response:
+    def prometheus(request: Request) -> Response:
         refresh()
         registry = request.app.state.metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -36,7 +36,10 @@ class ServiceRuntime:
 
     def refresh_metrics(self) -> None:
         if self.relay is not None:
-            self.metrics.outbox_pending.set(self.relay.pending())
+            backlog = self.relay.backlog()
+            self.metrics.outbox_pending.set(backlog.pending)
+            self.metrics.outbox_parked.set(backlog.parked)
+            self.metrics.outbox_oldest_pending.set(backlog.oldest_pending_seconds)
         self.metrics.events_handled.set(sum(c.stats.handled for c in self.consumers))
         self.metrics.events_dead_lettered.set(sum(c.stats.dead_lettered for c in self.consumers))
         self.metrics.consumer_retries.set(sum(c.stats.retries for c in self.consumers))

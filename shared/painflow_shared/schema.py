@@ -89,3 +89,41 @@ def _create_event_tables(op: Operations) -> None:
         sa.Column("offset", sa.BigInteger, nullable=False),
         _ts("handled_at"),
     )
+
+
+PENDING_ROWS = "sent_at IS NULL AND parked_at IS NULL"  # what the relay publishes next, by seq
+
+
+def add_outbox_parking_v2(op: Operations) -> None:
+    """A row the broker can never take (too large, unserializable) is parked, not retried.
+
+    The relay's query is "pending rows by seq": a partial index holds exactly those, so parked
+    and sent rows cost it nothing. A second small partial index serves listing parked rows.
+    """
+    op.add_column("event_outbox", _ts("parked_at", nullable=True))
+    op.add_column("event_outbox", sa.Column("parked_reason", sa.String(500)))
+    op.drop_index("ix_event_outbox_unsent", table_name="event_outbox")
+    op.create_index(
+        "ix_event_outbox_pending",
+        "event_outbox",
+        ["seq"],
+        postgresql_where=sa.text(PENDING_ROWS),
+        sqlite_where=sa.text(PENDING_ROWS),
+    )
+    op.create_index(
+        "ix_event_outbox_parked",
+        "event_outbox",
+        ["seq"],
+        postgresql_where=sa.text("parked_at IS NOT NULL"),
+        sqlite_where=sa.text("parked_at IS NOT NULL"),
+    )
+
+
+def drop_outbox_parking_v2(op: Operations) -> None:
+    """Undo ``add_outbox_parking_v2`` (parked rows become pending again)."""
+    op.drop_index("ix_event_outbox_parked", table_name="event_outbox")
+    op.drop_index("ix_event_outbox_pending", table_name="event_outbox")
+    with op.batch_alter_table("event_outbox") as batch:
+        batch.drop_column("parked_reason")
+        batch.drop_column("parked_at")
+    op.create_index("ix_event_outbox_unsent", "event_outbox", ["sent_at", "seq"])

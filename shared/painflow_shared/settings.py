@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from painflow_shared.events.limits import MAX_EVENT_BYTES
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -58,6 +60,13 @@ class SharedSettings(BaseSettings):
     start_background_workers: bool = True
 
     max_body_bytes: int = 5 * 1024 * 1024
+    # the largest event a request may cause (its serialized Bundle); a larger one is 413. At most
+    # MAX_EVENT_BYTES, what the producer and the topics carry (painflow_shared/events/limits.py)
+    max_event_bytes: int = Field(MAX_EVENT_BYTES, gt=0, le=MAX_EVENT_BYTES)
+    max_bundle_entries: int = 1000  # a transaction or batch with more is 413, before parsing
+    metrics_enabled: bool | None = Field(  # None: on, except in production
+        None, validation_alias=_env("PAINFLOW_METRICS_ENABLED", "metrics_enabled")
+    )
     log_level: str = Field("INFO", validation_alias=_env("PAINFLOW_LOG_LEVEL", "log_level"))
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint")
@@ -77,6 +86,17 @@ class SharedSettings(BaseSettings):
         if self.environment != "development" and self.kafka_sasl_password == "changeme":
             raise ValueError("refusing the default Kafka SASL password outside development")
         return self
+
+    @property
+    def is_production(self) -> bool:
+        """``PAINFLOW_ENV=production``: no API docs, no /metrics unless enabled."""
+        return self.environment == "production"
+
+    @property
+    def serves_metrics(self) -> bool:
+        if self.metrics_enabled is None:
+            return not self.is_production
+        return self.metrics_enabled
 
     def topic(self, name: str) -> str:
         """The real topic name for a logical one (tests isolate themselves with a prefix)."""

@@ -1,7 +1,22 @@
-"""Referral events: each carries what a consumer needs to act without calling back."""
+"""Referral events: each carries what a consumer needs to act without calling back, and no more.
+
+Every referral event carries the ServiceRequest and its triage Task (the focus), the Patient,
+the EpisodeOfCare, the requester, and the patient's current record here: Conditions,
+MedicationStatements, AllergyIntolerances, Coverage and DocumentReferences. The consumers keep
+copies of that record for their step (assessment and scheduling check allergies, medications
+and coverage), so an event holds each resource's current version, never its history.
+
+An event is bounded. Document content travels by reference: a DocumentReference's
+``content[].attachment.data`` is dropped and its ``url`` points at the document here
+(``{base}/DocumentReference/{id}``, unless the sender gave one), so a scanned letter never
+rides on the topic. And ``record_event`` refuses an event over the service's
+``max_event_bytes`` (413, nothing stored), so what is accepted can always be delivered.
+"""
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +24,7 @@ from sqlmodel import Session
 
 from painflow_referral.tables import ReferralCase
 from painflow_shared.events.envelope import build_event
+from painflow_shared.events.limits import MAX_EVENT_BYTES
 from painflow_shared.events.outbox import record_event
 from painflow_shared.fhir.references import parse_relative, reference_of, reference_string
 from painflow_shared.fhir.search import find_resources
@@ -33,6 +49,7 @@ _BY_PATIENT = (
 class EventTarget:
     topic: str
     base_url: str
+    max_event_bytes: int = MAX_EVENT_BYTES  # the service's setting of the same name
 
 
 def publish_referral_event(
@@ -45,7 +62,7 @@ def publish_referral_event(
         task,
         store.read("EpisodeOfCare", case.episode_id),
     ]
-    include += _patient_record(session, store, case.patient_id)
+    include += _patient_record(session, store, case.patient_id, target.base_url)
     include += _requesters(store, service_request)
     envelope = build_event(
         event_type=event_type,
@@ -55,17 +72,41 @@ def publish_referral_event(
         focus=[service_request, task],
         include=include,
     )
-    record_event(session, target.topic, envelope)
+    record_event(session, target.topic, envelope, max_bytes=target.max_event_bytes)
 
 
 def _patient_record(
-    session: Session, store: ResourceStore, patient_id: str
+    session: Session, store: ResourceStore, patient_id: str, base_url: str
 ) -> list[dict[str, Any]]:
     patient_ref = reference_string("Patient", patient_id)
     found: list[dict[str, Any]] = []
     for resource_type, param in _BY_PATIENT:
         found += find_resources(session, store.registry, resource_type, [(param, patient_ref)])
-    return found
+    return [_by_reference(r, base_url) for r in found]
+
+
+def _by_reference(resource: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A DocumentReference whose attachments point at their content instead of holding it."""
+    if resource.get("resourceType") != "DocumentReference":
+        return resource
+    url = f"{base_url}/DocumentReference/{resource['id']}"
+    content = [
+        {**item, "attachment": _attachment_by_reference(item.get("attachment") or {}, url)}
+        for item in resource.get("content") or []
+    ]
+    return {**resource, "content": content}
+
+
+def _attachment_by_reference(attachment: dict[str, Any], url: str) -> dict[str, Any]:
+    data = attachment.get("data")
+    if data is None:
+        return attachment
+    slim = {k: v for k, v in attachment.items() if k != "data"}
+    slim.setdefault("url", url)
+    if "size" not in slim:  # FHIR's Attachment.size: the content's bytes, so a consumer can plan
+        with contextlib.suppress(binascii.Error, ValueError, TypeError):
+            slim["size"] = len(binascii.a2b_base64(data))
+    return slim
 
 
 def _requesters(store: ResourceStore, service_request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from painflow_shared.events.limits import MAX_RECORD_BYTES, TOPIC_MAX_MESSAGE_BYTES
 from painflow_shared.settings import SharedSettings
 
 
-def make_producer(settings: SharedSettings, *, client_id: str) -> KafkaProducer:
-    """Idempotent, acks=all: an acknowledged send is on every in-sync replica, once."""
+def make_producer(
+    settings: SharedSettings, *, client_id: str, max_request_size: int = MAX_RECORD_BYTES
+) -> KafkaProducer:
+    """Idempotent, acks=all: an acknowledged send is on every in-sync replica, once.
+
+    ``max_request_size`` caps one record: ``send()`` raises ``MessageSizeTooLargeError`` for a
+    larger one before it reaches the broker (see events/limits.py).
+    """
     return KafkaProducer(
         client_id=client_id,
         acks="all",
@@ -18,6 +25,7 @@ def make_producer(settings: SharedSettings, *, client_id: str) -> KafkaProducer:
         max_block_ms=5_000,
         request_timeout_ms=5_000,
         delivery_timeout_ms=15_000,
+        max_request_size=max_request_size,
         **settings.kafka_client_config(),
     )
 
@@ -32,6 +40,7 @@ def make_consumer(settings: SharedSettings, *topics: str, group_id: str) -> Kafk
         auto_offset_reset="earliest",
         consumer_timeout_ms=200,
         max_poll_records=100,
+        max_partition_fetch_bytes=TOPIC_MAX_MESSAGE_BYTES,  # the largest batch a topic takes
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         metadata_max_age_ms=5_000,  # see topics created after we subscribed within seconds

@@ -1,10 +1,22 @@
-"""The outbox relay: publishes unsent outbox rows in order and marks them sent after the ack.
+"""The outbox relay: publishes pending outbox rows in order, marks them sent after the ack, and
+parks a row the broker can never take.
 
 One relay at a time per database publishes (a PostgreSQL advisory lock elects it among
 replicas), in ``seq`` order, so one patient's events reach their partition in the order they
-were written. A row is marked sent only once the broker acknowledged it (acks=all); on a failure
-the batch stops at that row and the rest is tried again later, in order (at-least-once; the
-consumers' inbox absorbs a repeat).
+were written. A row is marked sent only once the broker acknowledged it (acks=all).
+
+A failure is retriable or permanent (events/failures.py). A retriable one (broker down, leader
+moving, timeout) stops the batch at that row and the rest is tried again later, in order
+(at-least-once; the consumers' inbox absorbs a repeat). A permanent one (the record is too
+large, or cannot be serialized) parks that row (``parked_at``, ``parked_reason``, a log line,
+the ``painflow_outbox_parked`` gauge) and the rows after it go on: per-patient order holds for
+everything delivered, and the parked event is missing from it until an operator retries it
+(``python -m painflow_shared.events.parked``).
+
+kafka-python refuses a record over ``max_request_size`` in ``send()``, naming that record. A
+refusal by the broker arrives on the future instead, and an idempotent producer then fails
+every record it has in flight with that same error; so after one, the relay sends the next
+batch one record at a time (a careful round) and parks only a record refused while alone.
 """
 
 from __future__ import annotations
@@ -12,17 +24,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
-from sqlalchemy import Engine, event, func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session
 
 from painflow_shared.db import is_postgres, session_scope
-from painflow_shared.events.outbox import STAGED_FLAG, OutboxMessage
+from painflow_shared.events.failures import describe, is_permanent
+from painflow_shared.events.outbox import (
+    STAGED_FLAG,
+    Backlog,
+    OutboxMessage,
+    outbox_backlog,
+    pending_rows,
+)
 from painflow_shared.fhir.dates import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,7 +63,14 @@ def _failure(future: Acknowledgement) -> Exception | None:
 
 
 class DeliveryFailed(RuntimeError):
-    """The broker did not acknowledge a batch; the unsent rows stay for the next attempt."""
+    """The broker did not acknowledge a row; it and the rows after it stay for the next attempt."""
+
+
+@dataclass
+class _Round:
+    settled: int = 0  # rows marked sent or parked
+    held: bool = False  # a row failed retriably: it and the rest wait
+    reset: bool = False  # the broker refused a record: this producer has failed for good
 
 
 class OutboxRelay:
@@ -69,11 +96,12 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._careful = False  # after the broker refused a record: send one at a time
         self.healthy = True
 
     def start(self) -> None:
         self._stop.clear()
-        event.listen(Session, "after_commit", self._on_commit)
+        self.listen_for_commits()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
@@ -106,52 +134,105 @@ class OutboxRelay:
                 self._wake.wait(min(delay, 5.0))
                 self._wake.clear()
 
+    def listen_for_commits(self) -> None:
+        """Wake when a commit staged events in this relay's database (``stop`` undoes it)."""
+        if not event.contains(Session, "after_commit", self._on_commit):
+            event.listen(Session, "after_commit", self._on_commit)
+
     def _on_commit(self, session: Session) -> None:
-        if session.info.pop(STAGED_FLAG, False) and session.bind is self.engine:
+        # Another relay's session keeps its flag: several relays can share one process.
+        if session.bind is self.engine and session.info.pop(STAGED_FLAG, False):
             self._wake.set()
 
+    @property
+    def wake_pending(self) -> bool:
+        """A commit staged events here since the relay last looked (cleared when it wakes)."""
+        return self._wake.is_set()
+
     def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were marked sent."""
+        """Publish one batch; returns how many rows were settled (marked sent or parked)."""
         with session_scope(self.engine) as session:
             if not self._elected(session):
                 return 0
-            rows = session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.sent_at).is_(None))
-                .order_by(col(OutboxMessage.seq))
-                .limit(self.batch_size)
-            ).all()
+            rows = list(session.exec(pending_rows().limit(self.batch_size)).all())
             if not rows:
                 return 0
             producer = self._ensure_producer()
-            futures = self._send_in_order(producer, list(rows))
-            producer.flush(timeout=20)
-            sent = self._mark_acknowledged(session, futures)
-        if sent < len(rows):
-            raise DeliveryFailed(f"{len(rows) - sent} outbox rows were not acknowledged")
-        return sent
+            send = self._one_by_one if self._careful else self._pipelined
+            outcome = send(session, producer, rows)
+        if outcome.reset:
+            self._reset_producer()
+        if outcome.held:
+            raise DeliveryFailed("an outbox row was not acknowledged; it and the rows after wait")
+        return outcome.settled
+
+    def _pipelined(
+        self, session: Session, producer: KafkaProducer, rows: list[OutboxMessage]
+    ) -> _Round:
+        """Send the batch at once; settle each row in order after the flush."""
+        acks = self._send_in_order(producer, rows)
+        producer.flush(timeout=20)
+        outcome = _Round()
+        for row, ack in acks:
+            error = _failure(ack)
+            # a refusal on a future may be another in-flight record's: find out in a careful round
+            refused = error is not None and is_permanent(error) and not isinstance(ack, Exception)
+            if refused:
+                self._careful = outcome.reset = True
+            if not self._settle(session, row, error, may_park=not refused):
+                outcome.held = True
+                break
+            outcome.settled += 1
+        return outcome
+
+    def _one_by_one(
+        self, session: Session, producer: KafkaProducer, rows: list[OutboxMessage]
+    ) -> _Round:
+        """Send one record at a time, so a refusal can only be that record's."""
+        outcome = _Round()
+        for row in rows:
+            ack = self._send_alone(producer, row)
+            error = _failure(ack)
+            if not self._settle(session, row, error, may_park=True):
+                outcome.held = True
+                return outcome
+            outcome.settled += 1
+            if error is not None and not isinstance(ack, Exception):
+                outcome.reset = True  # the broker refused it; the next batch needs a new producer
+                break
+        self._careful = False
+        return outcome
 
     def _send_in_order(
         self, producer: KafkaProducer, rows: list[OutboxMessage]
     ) -> list[tuple[OutboxMessage, Acknowledgement]]:
-        """Send rows in order; a send that fails at once (no metadata, full buffer) ends it."""
+        """Send rows in order; a retriable failure at send (no metadata, full buffer) ends it,
+        a permanent one (too large, unserializable) never reached the producer's queue."""
         futures: list[tuple[OutboxMessage, Acknowledgement]] = []
         for row in rows:
             try:
                 futures.append((row, self._publish(producer, row)))
             except Exception as exc:
                 futures.append((row, exc))
-                break
+                if not is_permanent(exc):
+                    break
         return futures
 
+    def _send_alone(self, producer: KafkaProducer, row: OutboxMessage) -> Acknowledgement:
+        try:
+            future = self._publish(producer, row)
+            producer.flush(timeout=20)
+            return future
+        except Exception as exc:
+            return exc
+
     def pending(self) -> int:
+        """Rows waiting to be published (parked rows are not)."""
+        return self.backlog().pending
+
+    def backlog(self) -> Backlog:
         with Session(self.engine) as session:
-            count = session.exec(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(col(OutboxMessage.sent_at).is_(None))
-            ).one()
-            return int(count)
+            return outbox_backlog(session)
 
     def _elected(self, session: Session) -> bool:
         if not is_postgres(self.engine):
@@ -199,21 +280,30 @@ class OutboxRelay:
                 headers=headers,
             )
 
-    def _mark_acknowledged(
-        self, session: Session, futures: list[tuple[OutboxMessage, Acknowledgement]]
-    ) -> int:
-        sent = 0
-        for row, future in futures:
-            error = _failure(future)
-            if error is not None:
-                row.attempts += 1
-                row.last_error = f"{type(error).__name__}: {error}"[:2000]
-                session.add(row)
-                log.warning("event %s not acknowledged: %s", row.event_id, row.last_error)
-                break
+    def _settle(
+        self, session: Session, row: OutboxMessage, error: Exception | None, *, may_park: bool
+    ) -> bool:
+        """Mark ``row`` sent, parked or failed; True when the rows after it may go on."""
+        if error is None:
             row.sent_at = utcnow()
             session.add(row)
-            sent += 1
             if self.on_published:
                 self.on_published(row)
-        return sent
+            return True
+        reason = describe(error)
+        row.attempts += 1
+        row.last_error = reason
+        if may_park and is_permanent(error):
+            row.parked_at, row.parked_reason = utcnow(), reason
+            session.add(row)
+            log.error(
+                "parked outbox event %s (type %s, topic %s): %s; the events after it go on",
+                row.event_id,
+                row.event_type,
+                row.topic,
+                reason,
+            )
+            return True
+        session.add(row)
+        log.warning("event %s not acknowledged: %s", row.event_id, reason)
+        return False

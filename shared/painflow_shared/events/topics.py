@@ -10,6 +10,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from painflow_shared.events.limits import TOPIC_MAX_MESSAGE_BYTES
 from painflow_shared.settings import SharedSettings
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,8 @@ ASSESSMENT_TOPIC = "painflow.assessment.v1"
 SCHEDULING_TOPIC = "painflow.scheduling.v1"
 FOLLOWUP_TOPIC = "painflow.followup.v1"
 ALL_TOPICS = (REFERRAL_TOPIC, ASSESSMENT_TOPIC, SCHEDULING_TOPIC, FOLLOWUP_TOPIC)
+# Set on every topic we create, so the size limit does not depend on the broker's defaults.
+TOPIC_CONFIGS = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
 
 
 def dlq_topic(topic: str) -> str:
@@ -26,7 +29,8 @@ def dlq_topic(topic: str) -> str:
 
 
 def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS) -> None:
-    """Create the topics (and their DLQs) if they are missing; existing ones are left alone."""
+    """Create the topics (and their DLQs) if they are missing; existing ones are left alone
+    (an operator changes an existing topic's ``max.message.bytes`` with kafka-configs.sh)."""
     names = [settings.topic(t) for t in topics] + [dlq_topic(settings.topic(t)) for t in topics]
     admin = KafkaAdminClient(
         client_id=f"{settings.service_name}-admin", **settings.kafka_client_config()
@@ -36,15 +40,19 @@ def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS
         missing = [n for n in names if n not in existing]
         for name in missing:
             try:
-                admin.create_topics(
-                    [NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)]
-                )
+                admin.create_topics([_new_topic(name, settings.topic_partitions)])
                 log.info("created topic %s", name)
             except TopicAlreadyExistsError:
                 pass
         _wait_until_led(admin, names)
     finally:
         admin.close()
+
+
+def _new_topic(name: str, partitions: int) -> NewTopic:
+    return NewTopic(
+        name, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIGS
+    )
 
 
 def _wait_until_led(admin: KafkaAdminClient, names: list[str], timeout: float = 60.0) -> None:
