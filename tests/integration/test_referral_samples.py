@@ -73,10 +73,11 @@ SYNTHEA_EXPECTED: dict[str, Triage] = {
 }
 
 # Expected HTTP status per HL7 example. Single resources go to {base}/fhir/{type}: a
-# ServiceRequest is a referral (subject must be a Patient known here, or an absolute URL to
-# the sender's server), a Patient is a plain create, and a Condition must name a Patient known
-# here. POST create assigns the id, so posting Patient-example does not make "Patient/example"
-# known: every example Condition points at a Patient we do not have.
+# ServiceRequest is a referral (subject must be a Patient known here, or an absolute URL on a
+# trusted FHIR base), a Patient is a plain create, and a Condition must name a Patient known
+# here. Every relative reference must resolve here (422 naming the element otherwise). POST
+# create assigns the id, so posting Patient-example does not make "Patient/example" known:
+# every example Condition points at a Patient we do not have.
 EXAMPLES_EXPECTED: dict[str, int] = {
     # Bundles (to {base}/fhir)
     "r4-core/Bundle-bundle-example.json": 400,  # a searchset, not a transaction
@@ -90,24 +91,31 @@ EXAMPLES_EXPECTED: dict[str, int] = {
     "r4-core/Condition-f001.json": 422,  # heart valve disorder; subject Patient/f001
     "us-core/condition-SDOH-example.json": 422,  # SDOH problem; subject Patient/example
     "us-core/condition-encounter-diagnosis-example1.json": 422,  # subject Patient/example
-    # Patients: plain create
-    "r4-core/Patient-example.json": 201,
-    "r4-core/Patient-f001.json": 201,
-    "r4-core/Patient-pat1.json": 201,
+    # Patients: plain create, when every reference resolves
+    "r4-core/Patient-example.json": 422,  # managingOrganization Organization/1 is not known here
+    "r4-core/Patient-f001.json": 422,  # managingOrganization Organization/f001 is not known here
+    # contact.organization, managingOrganization and link.other name nothing known here
+    "r4-core/Patient-pat1.json": 422,
     "us-core/patient-example.json": 201,
     "davinci-crd/patient-example.json": 201,
     # ServiceRequests: referral rules
-    "r4-core/ServiceRequest-di.json": 422,  # subject Patient/dicom is not known here
-    "r4-core/ServiceRequest-do-not-turn.json": 422,  # subject Patient/example is not known here
+    # subject Patient/dicom and requester Practitioner/example are not known here
+    "r4-core/ServiceRequest-di.json": 422,
+    # subject Patient/example and requester Practitioner/example are not known here
+    "r4-core/ServiceRequest-do-not-turn.json": 422,
     # no requester, no reason, subject Patient/example unknown
     "r4-core/ServiceRequest-example.json": 422,
     "r4-core/ServiceRequest-physical-therapy.json": 422,  # subject Patient/example unknown
-    # subject Patient/example unknown (its reason is a contained Condition)
+    # subject Patient/example unknown (its reason is a contained Condition), and so are its
+    # requester, basedOn and the contained Provenance's targets and agents
     "r4-core/ServiceRequest-physiotherapy.json": 422,
-    # no reason; subject Patient/example unknown
+    # no reason; subject Patient/example and requester unknown
     "us-core/servicerequest-foodpantry-referral.json": 422,
-    "us-core/servicerequest-rehab.json": 422,  # subject Patient/example is not known here
-    "davinci-crd/servicerequest-example.json": 422,  # subject Patient/example is not known here
+    # subject Patient/example, encounter, requester and reasonReference are not known here
+    "us-core/servicerequest-rehab.json": 422,
+    # subject Patient/example and requester unknown; basedOn and performer are absolute URLs
+    # on a server that is not a trusted FHIR base
+    "davinci-crd/servicerequest-example.json": 422,
 }
 EXAMPLE_TYPES = {"ServiceRequest", "Patient", "Condition", "Bundle"}
 EXAMPLE_FOLDERS = ("r4-core", "us-core", "davinci-crd")

@@ -37,6 +37,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         {} if settings.require_coverage is None else {"require_coverage": settings.require_coverage}
     )
     policy = load_policy(settings.triage_policy_file, overrides)
+    remote_policy = settings.remote_policy()
     statement = capability_statement(
         service="referral",
         base_url=settings.public_base_url,
@@ -45,12 +46,18 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         system_interactions=("transaction", "batch"),
     )
     target = EventTarget(
-        topic=settings.topic(REFERRAL_TOPIC), base_url=settings.public_base_url.rstrip("/")
+        topic=settings.topic(REFERRAL_TOPIC),
+        base_url=settings.public_base_url.rstrip("/"),
+        max_event_bytes=settings.max_event_bytes,
     )
 
     def intake_context(session: Session) -> IntakeContext:
         return IntakeContext(
-            session=session, store=ResourceStore(session, registry), policy=policy, events=target
+            session=session,
+            store=ResourceStore(session, registry),
+            policy=policy,
+            events=target,
+            remote_policy=remote_policy,
         )
 
     spec = ServiceSpec(

@@ -16,6 +16,7 @@ from painflow_referral.domain.task_flow import (
     check_coordinator_change,
     check_transition,
 )
+from painflow_referral.reference_rules import check_references
 from painflow_referral.tables import ReferralCase
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import NotFound
@@ -42,6 +43,9 @@ def coordinator_update(
     merged = {**current, **{k: proposed[k] for k in COORDINATOR_FIELDS if k in proposed}}
     if target != current["status"] and "statusReason" not in proposed:
         merged.pop("statusReason", None)  # the old reason described the old status
+    # what a coordinator may change must resolve (the owner, a note's author)
+    changed = {k: merged[k] for k in ("resourceType", "id", *COORDINATOR_FIELDS) if k in merged}
+    check_references(ctx, "Task", changed)
     return _save_task(ctx, case, current, merged, if_match)
 
 

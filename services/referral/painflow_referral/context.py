@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
 from painflow_referral.domain.policy import TriagePolicy
 from painflow_referral.events import EventTarget
+from painflow_shared.fhir.remote_policy import RemotePolicy
 from painflow_shared.fhir.store import ResourceStore
 
 
@@ -20,3 +21,4 @@ class IntakeContext:
     policy: TriagePolicy
     events: EventTarget
     today: Callable[[], date] = lambda: datetime.now(UTC).date()
+    remote_policy: RemotePolicy = field(default_factory=RemotePolicy)  # absolute references

@@ -28,8 +28,10 @@ from painflow_referral.domain.referral import (
 )
 from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
+from painflow_referral.reference_rules import reference_problems
 from painflow_referral.tables import PatientIdentity, ReferralCase
 from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
+from painflow_shared.fhir.reference_check import Written
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
 from painflow_shared.fhir.search import find_resources
 
@@ -113,43 +115,21 @@ def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
     return known
 
 
-# where each intake resource names its patient
-PATIENT_ELEMENT = {
-    "ServiceRequest": "subject",
-    "Condition": "subject",
-    "MedicationStatement": "subject",
-    "AllergyIntolerance": "patient",
-    "Coverage": "beneficiary",
-    "DocumentReference": "subject",
-}
-
-
 def _check_referrals(ctx: IntakeContext, plan: BundlePlan, duplicates: dict[int, str]) -> None:
-    """Referral rules, and every patient reference must name a Patient sent or known here."""
+    """Referral rules, and every reference of what is written resolves, to a type it allows."""
     issues: list[Issue] = []
+    written: list[Written] = []
     for entry in plan.entries:
         if entry.index in duplicates or entry.method == "match":
             continue
         path = f"Bundle.entry[{entry.index}].resource"
         if entry.type == "ServiceRequest":
             issues += referral_issues(entry.resource, path)
-        element = PATIENT_ELEMENT.get(entry.type)
-        ref = reference_of(entry.resource.get(element)) if element else None
-        if ref and _names_patient(ref) and _patient_of(ctx, plan, ref) is None:
-            issues.append(
-                Issue(
-                    f"{element} {ref[:80]} is not a Patient in this Bundle or known here",
-                    "not-found",
-                    "error",
-                    (f"{path}.{element}",),
-                )
-            )
+        written.append(Written(path, entry.resource))
+    known = {(entry.type, entry.id) for entry in plan.entries}
+    issues += reference_problems(ctx, written, known)
     if issues:
         raise BusinessRuleViolation(issues[0].diagnostics, issues=issues)
-
-
-def _names_patient(ref: str) -> bool:
-    return ref.startswith("Patient/") or "/Patient/" in ref or ref.startswith("urn:")
 
 
 def _patient_of(ctx: IntakeContext, plan: BundlePlan, subject: str) -> dict[str, Any] | None:

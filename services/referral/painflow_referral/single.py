@@ -17,6 +17,7 @@ from painflow_referral.remote import RemoteFhir, identifier_for_remote
 from painflow_referral.transactions import run_in_transaction
 from painflow_shared.fhir.errors import FhirError, rebase_paths
 from painflow_shared.fhir.references import reference_of, split_absolute
+from painflow_shared.fhir.remote_client import RemoteFhirClient
 from painflow_shared.fhir.store import new_id
 
 Entry = dict[str, Any]
@@ -66,26 +67,43 @@ def _write_one(
 
 
 def remote_entries(app: FastAPI, service_request: dict[str, Any]) -> list[Entry]:
-    """Fetch an absolute subject (and absolute reason Conditions) from the sender's server."""
+    """Fetch an absolute subject (and absolute reason Conditions) from a trusted sender's server.
+
+    Every URL is checked against the trusted bases before the first one is fetched.
+    """
     subject = reference_of(service_request.get("subject")) or ""
     if split_absolute(subject) is None:
         return []
-    settings = app.state.runtime.settings
-    remote = RemoteFhir(
-        timeout_seconds=settings.fetch_timeout_seconds, attempts=settings.fetch_attempts
-    )
-    patient = remote.fetch(subject, "Patient")
+    wanted = [(subject, "Patient", "ServiceRequest.subject")]
+    for index, reason in enumerate(service_request.get("reasonReference") or []):
+        parts = split_absolute(reference_of(reason) or "")
+        if parts and parts[1] == "Condition":
+            url = str(reference_of(reason))
+            wanted.append((url, "Condition", f"ServiceRequest.reasonReference[{index}]"))
+    remote = _remote(app)
+    for url, expected_type, expression in wanted:
+        remote.refuse_untrusted(url, expected_type, expression)
+    patient = remote.fetch(*wanted[0])
     patient["identifier"] = [*patient.get("identifier", []), identifier_for_remote(subject)]
     patient.pop("id", None)
     entries = [_entry(subject, patient, ifNoneExist=_query(identifier_for_remote(subject)))]
-    for reason in service_request.get("reasonReference") or []:
-        url = reference_of(reason) or ""
-        if split_absolute(url) and "/Condition/" in url:
-            condition = remote.fetch(url, "Condition")
-            condition.pop("id", None)
-            condition["subject"] = {"reference": subject}
-            entries.append(_entry(url, condition))
+    for url, expected_type, expression in wanted[1:]:
+        condition = remote.fetch(url, expected_type, expression)
+        condition.pop("id", None)
+        condition["subject"] = {"reference": subject}
+        entries.append(_entry(url, condition))
     return entries
+
+
+def _remote(app: FastAPI) -> RemoteFhir:
+    settings = app.state.runtime.settings
+    client = RemoteFhirClient(
+        policy=settings.remote_policy(),
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.fetch_timeout_seconds,
+        attempts=settings.fetch_attempts,
+    )
+    return RemoteFhir(client)
 
 
 def _entry(full_url: str, resource: dict[str, Any], **request: str) -> Entry:
