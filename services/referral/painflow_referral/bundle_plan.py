@@ -178,7 +178,7 @@ def unresolved_urns(plan: BundlePlan) -> list[Issue]:
             if ref.startswith("urn:"):
                 issues.append(
                     Issue(
-                        f"{ref[:60]} names no entry of this transaction",
+                        "a urn: reference names no entry of this transaction",
                         "not-found",
                         "error",
                         (f"Bundle.entry[{entry.index}].resource",),

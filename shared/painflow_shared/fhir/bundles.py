@@ -18,7 +18,10 @@ def searchset(
     page: SearchPage,
     links: list[dict[str, str]],
     included: list[dict[str, Any]] | None = None,
+    outcome: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A searchset; ``outcome`` (warnings, e.g. what lenient handling ignored) is an entry
+    with search mode ``outcome``, as HAPI FHIR answers."""
     entries = [
         {"fullUrl": full_url(base, r), "resource": r, "search": {"mode": "match"}}
         for r in page.resources
@@ -27,6 +30,10 @@ def searchset(
         {"fullUrl": full_url(base, r), "resource": r, "search": {"mode": "include"}}
         for r in included or []
     ]
+    if outcome:
+        entries.append(
+            {"fullUrl": f"urn:uuid:{new_id()}", "resource": outcome, "search": {"mode": "outcome"}}
+        )
     return {
         "resourceType": "Bundle",
         "id": new_id(),

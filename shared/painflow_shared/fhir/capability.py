@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from painflow_shared.fhir.media import fhir_response
+from painflow_shared.fhir.negotiation import negotiate
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
 READS = ("read", "vread", "history-instance", "search-type")
@@ -73,7 +74,7 @@ def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[st
 
 
 def metadata_router(statement: dict[str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["fhir"])
+    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])
 
     @router.get("/metadata")
     def metadata() -> Response:

@@ -65,6 +65,21 @@ class BusinessRuleViolation(FhirError):
     issue_code = "business-rule"
 
 
+class UnsupportedSearch(FhirError):
+    """A search parameter, modifier, include or result parameter this server does not know or
+    honour: a 400, as HAPI's JPA server answers (``Prefer: handling=lenient`` ignores it)."""
+
+    status = 400
+    issue_code = "not-supported"
+
+
+class SearchTooCostly(FhirError):
+    """A search past a documented limit (value length, values, criteria, offset)."""
+
+    status = 400
+    issue_code = "too-costly"
+
+
 class NotFound(FhirError):
     status = 404
     issue_code = "not-found"
@@ -77,6 +92,13 @@ class Gone(FhirError):
 
 class MethodNotAllowed(FhirError):
     status = 405
+    issue_code = "not-supported"
+
+
+class NotAcceptable(FhirError):
+    """The client asked (``_format`` or ``Accept``) for a format this server does not send."""
+
+    status = 406
     issue_code = "not-supported"
 
 

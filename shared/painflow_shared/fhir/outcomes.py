@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from painflow_shared.fhir.errors import FhirError, Issue
 from painflow_shared.fhir.media import FHIR_JSON, fhir_response
+from painflow_shared.fhir.model_errors import model_rule
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        issues = [
-            Issue(str(err.get("msg", "invalid")), "invalid", "error", (_loc(err.get("loc")),))
+        issues = [  # the rule, never pydantic's msg, which may quote the value sent
+            Issue(
+                f"{_loc(err.get('loc'))} {model_rule(err)}",
+                "invalid",
+                "error",
+                (_loc(err.get("loc")),),
+            )
             for err in exc.errors()
         ]
         return outcome_response(400, issues)

@@ -5,7 +5,7 @@ Every failure is a FhirError whose issues carry FHIRPath-like ``expression`` pat
 
 from __future__ import annotations
 
-import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -16,44 +16,24 @@ from pydantic import ValidationError
 from painflow_shared.fhir.bindings import BUNDLE_REQUEST_METHODS, REQUIRED_BINDINGS
 from painflow_shared.fhir.errors import InvalidCode, InvalidRequest, Issue
 from painflow_shared.fhir.invariants import check_invariants
+from painflow_shared.fhir.model_errors import model_issue
+from painflow_shared.fhir.strict_json import load_strict_json
+
+_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}", re.ASCII)
 
 
 def read_json(raw: bytes) -> dict[str, Any]:
-    """Strict JSON: no comments, no duplicate keys, an object at the top."""
-    try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest("the body is not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    except _DuplicateKey as exc:
-        raise InvalidRequest(f"the JSON object repeats the property '{exc.key}'") from exc
+    """Strict JSON (see ``strict_json``): no duplicate keys, bounded depth, an object at the top."""
+    data = load_strict_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object (a FHIR resource)")
     return data
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen[key] = value
-    return seen
-
-
 @lru_cache(maxsize=256)
 def resource_class(resource_type: str) -> type[Resource] | None:
     """The R4B model for a resource type, or None when it is not a FHIR resource."""
-    if not resource_type.isalpha() or not resource_type[:1].isupper():
+    if not _TYPE_NAME.fullmatch(resource_type):
         return None
     try:
         cls = get_fhir_model_class(resource_type)
@@ -68,9 +48,8 @@ def parse_resource(data: dict[str, Any], expected_type: str | None = None) -> Re
     if not isinstance(resource_type, str):
         raise InvalidRequest("resourceType is missing", expression="resourceType")
     if expected_type and resource_type != expected_type:
-        raise InvalidRequest(
-            f"expected a {expected_type}, got a {resource_type}", expression="resourceType"
-        )
+        sent = f", got a {resource_type}" if resource_class(resource_type) else ""
+        raise InvalidRequest(f"expected a {expected_type}{sent}", expression="resourceType")
     _check_types(data, resource_type)
     cls = resource_class(resource_type)
     assert cls is not None  # _check_types refused unknown types
@@ -79,7 +58,7 @@ def parse_resource(data: dict[str, Any], expected_type: str | None = None) -> Re
     except ValidationError as exc:
         raise InvalidRequest(
             f"{resource_type} does not conform to FHIR R4",
-            issues=[_issue_from_pydantic(resource_type, err) for err in exc.errors()],
+            issues=[model_issue(resource_type, err) for err in exc.errors()],
         ) from exc
     _check_bindings(data, resource_type)
     check_invariants(data)
@@ -91,7 +70,7 @@ def _check_types(data: dict[str, Any], path: str) -> None:
     resource_type = data.get("resourceType")
     if not isinstance(resource_type, str) or resource_class(resource_type) is None:
         raise InvalidRequest(
-            f"unknown resourceType '{str(resource_type)[:64]}'", expression=f"{path}.resourceType"
+            "resourceType must name a FHIR R4 resource type", expression=f"{path}.resourceType"
         )
     for index, contained in enumerate(_as_list(data.get("contained"))):
         if isinstance(contained, dict):
@@ -140,13 +119,6 @@ def _binding_issues(data: dict[str, Any], resource_type: str, path: str) -> list
                 resource, str(resource.get("resourceType")), f"{entry_path}.resource"
             )
     return issues
-
-
-def _issue_from_pydantic(resource_type: str, err: Any) -> Issue:
-    path = resource_type + "".join(
-        f"[{part}]" if isinstance(part, int) else f".{part}" for part in err.get("loc", ())
-    )
-    return Issue(str(err.get("msg", "invalid")), "structure", "error", (path,))
 
 
 def _as_list(value: Any) -> list[Any]:

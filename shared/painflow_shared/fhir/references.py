@@ -25,7 +25,7 @@ def parse_relative(reference: str) -> tuple[str, str]:
     """``"Patient/123"`` -> ``("Patient", "123")``; anything else is a 400."""
     match = _RELATIVE.match(reference or "")
     if not match:
-        raise InvalidRequest(f"not a relative reference: '{reference[:80]}'")
+        raise InvalidRequest("a reference must be relative: Type/id")
     return match["type"], match["id"]
 
 

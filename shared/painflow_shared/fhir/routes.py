@@ -1,27 +1,35 @@
 """FHIR read interactions every service offers for the types it owns: read, vread, history, search.
 
 Write interactions are the service's own (they carry its rules); reads are the same everywhere.
+Every route here answers 406 to a ``_format`` or ``Accept`` asking for something but JSON.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from painflow_shared.fhir.bundles import history, searchset
 from painflow_shared.fhir.errors import InvalidRequest, NotFound
 from painflow_shared.fhir.http import resource_headers
 from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.references import parse_relative, reference_of
-from painflow_shared.fhir.search import SearchPage, page_links, parse_query, run_search
+from painflow_shared.fhir.negotiation import negotiate, prefers_lenient, wants_pretty
+from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
+from painflow_shared.fhir.outcomes import operation_outcome
+from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.search import Include, SearchPage, page_links, parse_query, run_search
+from painflow_shared.fhir.search_params import values_at
+from painflow_shared.fhir.search_query import read_shaping
 from painflow_shared.fhir.store import ResourceStore
+from painflow_shared.fhir.subsetting import subset
 from painflow_shared.runtime import RuntimeDep, SessionDep
 
 
 def read_router(resource_types: list[str]) -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["fhir"])
+    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])
     owned = set(resource_types)
 
     def check_type(resource_type: str) -> None:
@@ -34,71 +42,97 @@ def read_router(resource_types: list[str]) -> APIRouter:
     ) -> Response:
         check_type(resource_type)
         params = list(request.query_params.multi_items())
-        query = parse_query(runtime.registry, resource_type, params)
+        pretty = wants_pretty(request.query_params.getlist("_pretty"))
+        lenient = prefers_lenient(request.headers.get("prefer"))
+        query = parse_query(runtime.registry, resource_type, params, lenient=lenient)
         page = run_search(session, runtime.registry, resource_type, query)
-        included = _includes(
-            ResourceStore(session, runtime.registry), page, query.includes, resource_type
-        )
-        links = page_links(runtime.base_url, resource_type, params, page)
-        return fhir_response(searchset(runtime.base_url, page, links, included))
+        store = ResourceStore(session, runtime.registry)
+        included = _includes(store, page, query.includes)
+        shaped = [subset(r, summary=query.summary, elements=query.elements) for r in page.resources]
+        links = page_links(runtime.base_url, resource_type, page)
+        outcome = operation_outcome(query.warnings) if query.warnings else None
+        page = replace(page, resources=shaped)
+        bundle = searchset(runtime.base_url, page, links, included, outcome)
+        return fhir_response(bundle, pretty=pretty)
 
     @router.get("/{resource_type}/{resource_id}")
     def read(
-        resource_type: str, resource_id: str, runtime: RuntimeDep, session: SessionDep
+        resource_type: str,
+        resource_id: str,
+        request: Request,
+        runtime: RuntimeDep,
+        session: SessionDep,
     ) -> Response:
         check_type(resource_type)
         resource = ResourceStore(session, runtime.registry).read(resource_type, resource_id)
-        return fhir_response(resource, headers=resource_headers(resource))
+        return _read_response(request, resource)
 
     @router.get("/{resource_type}/{resource_id}/_history")
     def resource_history(
-        resource_type: str, resource_id: str, runtime: RuntimeDep, session: SessionDep
+        resource_type: str,
+        resource_id: str,
+        request: Request,
+        runtime: RuntimeDep,
+        session: SessionDep,
     ) -> Response:
         check_type(resource_type)
         versions = ResourceStore(session, runtime.registry).history(resource_type, resource_id)
-        return fhir_response(history(runtime.base_url, versions))
+        pretty = wants_pretty(request.query_params.getlist("_pretty"))
+        return fhir_response(history(runtime.base_url, versions), pretty=pretty)
 
     @router.get("/{resource_type}/{resource_id}/_history/{version_id}")
     def vread(
         resource_type: str,
         resource_id: str,
         version_id: str,
+        request: Request,
         runtime: RuntimeDep,
         session: SessionDep,
     ) -> Response:
         check_type(resource_type)
-        if not version_id.isdigit():
-            raise NotFound(f"{resource_type}/{resource_id} has no version '{version_id[:20]}'")
+        version = _version(resource_type, resource_id, version_id)
         resource = ResourceStore(session, runtime.registry).vread(
-            resource_type, resource_id, int(version_id)
+            resource_type, resource_id, version
         )
-        return fhir_response(resource, headers=resource_headers(resource))
+        return _read_response(request, resource)
 
     return router
 
 
+def _read_response(request: Request, resource: dict[str, Any]) -> Response:
+    summary, elements = read_shaping(list(request.query_params.multi_items()))
+    pretty = wants_pretty(request.query_params.getlist("_pretty"))
+    shaped = subset(resource, summary=summary, elements=elements)
+    return fhir_response(shaped, headers=resource_headers(resource), pretty=pretty)
+
+
+def _version(resource_type: str, resource_id: str, version_id: str) -> int:
+    """The version in ``/_history/{version}``: ASCII digits (else 400); one no resource can
+    have (0, or past a database integer) is simply not there: 404."""
+    try:
+        return parse_bounded_int(version_id, name="version", maximum=MAX_INT32, minimum=1)
+    except NumberOutOfRange as exc:
+        raise NotFound(f"{resource_type}/{resource_id} has no such version") from exc
+    except InvalidRequest as exc:
+        raise InvalidRequest("the version in _history/{version} must be digits 0-9") from exc
+
+
 def _includes(
-    store: ResourceStore, page: SearchPage, includes: list[str], resource_type: str
+    store: ResourceStore, page: SearchPage, includes: list[Include]
 ) -> list[dict[str, Any]]:
-    """``_include=Type:param``: the resources the matches point at, once each."""
+    """``_include=Type:param[:Target]``: the resources the matches point at, once each."""
     found: dict[str, dict[str, Any]] = {}
     for include in includes:
-        source, _, param = include.partition(":")
-        if source != resource_type or not param:
-            raise InvalidRequest(
-                f"_include={include[:60]} is not supported here", expression="_include"
-            )
-        element = param.split(":")[0]
         for resource in page.resources:
-            for ref in _element_references(resource, element):
-                target = store.find(*parse_relative(ref)) if "/" in ref else None
-                if target is not None:
-                    found.setdefault(ref, target)
+            for ref in _references(resource, include.param.path):
+                if ref in found or not is_relative(ref):
+                    continue
+                target_type, target_id = parse_relative(ref)
+                target = store.find(target_type, target_id)
+                if target is not None and include.target in (None, target_type):
+                    found[ref] = target
     return list(found.values())
 
 
-def _element_references(resource: dict[str, Any], element: str) -> list[str]:
-    aliases = {"patient": "subject"}
-    value = resource.get(element, resource.get(aliases.get(element, element)))
-    items = value if isinstance(value, list) else [value]
-    return [ref for ref in (reference_of(item) for item in items) if ref]
+def _references(resource: dict[str, Any], path: str) -> list[str]:
+    return [ref for ref in (reference_of(value) for value in values_at(resource, path)) if ref]

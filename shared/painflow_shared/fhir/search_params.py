@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from painflow_shared.fhir.dates import parse_fhir_date
@@ -50,6 +51,11 @@ class SearchParamRegistry:
         for param in self.params_for(resource["resourceType"]).values():
             for leaf in _leaves(resource, param.path.split(".")):
                 yield from _index(param, leaf)
+
+
+def values_at(resource: dict[str, Any], path: str) -> Iterator[Any]:
+    """The values at a dotted element path (``name.family``), arrays flattened."""
+    return _leaves(resource, path.split("."))
 
 
 def _leaves(node: Any, path: list[str]) -> Iterator[Any]:
@@ -103,6 +109,54 @@ def _strings(leaf: Any) -> Iterator[str]:
 
 
 def parse_date_value(value: Any) -> datetime | None:
-    """The start of a FHIR date/dateTime/instant, as an aware UTC datetime."""
+    """The start of a FHIR date/dateTime/instant, as an aware UTC datetime (None if none).
+
+    Year 1 with a positive offset has no UTC equivalent: it is treated as unreadable."""
     moment = parse_fhir_date(value)
-    return moment.astimezone(UTC) if moment else None
+    try:
+        return moment.astimezone(UTC) if moment else None
+    except OverflowError:
+        return None
+
+
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+_SEARCH_DATE = re.compile(
+    r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?",
+    re.ASCII,
+)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A date search value: its prefix and the period it names, ``[low, high)``."""
+
+    prefix: str
+    low: datetime
+    high: datetime
+
+
+def date_range(value: str) -> DateRange | None:
+    """``ge2020-01`` -> ``DateRange("ge", 2020-01-01, 2020-02-01)``; None when not a date."""
+    prefix, text = (value[:2], value[2:]) if value[:2] in DATE_PREFIXES else ("eq", value)
+    low = parse_date_value(text) if _SEARCH_DATE.fullmatch(text) else None
+    if low is None:
+        return None
+    try:
+        high = _upper_bound(low, text)
+    except (OverflowError, ValueError):  # the period ends after 9999-12-31
+        high = datetime.max.replace(tzinfo=UTC)
+    return DateRange(prefix, low, high)
+
+
+def _upper_bound(low: datetime, text: str) -> datetime:
+    """The end of the period a partial date names: a year, a month, a day or a second."""
+    if len(text) == 4:
+        return low.replace(year=low.year + 1)
+    if len(text) == 7:
+        return low.replace(year=low.year + low.month // 12, month=low.month % 12 + 1)
+    if len(text) == 10:
+        return low + timedelta(days=1)
+    if len(text) == 16:
+        return low + timedelta(minutes=1)
+    return low + timedelta(seconds=1)
