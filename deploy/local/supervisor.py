@@ -1,8 +1,11 @@
 """Run the four services as child processes: foreground (`make run`) or background (`make up`).
 
 Each service logs to .run/logs/<service>.log; the supervisor waits until every
-/health/ready passes, prints where everything is, and stops every child on Ctrl-C or SIGTERM.
-Only the processes it started are ever signalled (their PIDs are kept in .run/services.pid).
+/health/ready passes, prints where everything is, restarts a service that dies (with backoff,
+see restarts.py) and stops every child on Ctrl-C or SIGTERM. `make up` leaves the supervisor
+running in the background (.run/logs/supervisor.log, PID in .run/supervisor.pid); `make down`
+stops it, and it stops the services. Only the processes it started are ever signalled (their
+PIDs are kept in .run/services.pid).
 """
 
 from __future__ import annotations
@@ -12,43 +15,57 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
+from restarts import Child, Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = Path(os.environ.get("PAINFLOW_RUN_DIR", REPO / ".run"))
 SERVICES = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
 PIDFILE = RUN / "services.pid"
+SUPERVISOR_PIDFILE = RUN / "supervisor.pid"
 
 
-def start_children() -> dict[str, subprocess.Popen[bytes]]:
-    (RUN / "logs").mkdir(parents=True, exist_ok=True)
-    children = {}
-    for name in SERVICES:
-        env = dict(os.environ)
-        prefix = name.upper()
-        env.setdefault(f"{prefix}_DATABASE_URL", f"sqlite:///{RUN}/{name}.db")
-        log = open(RUN / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        children[name] = subprocess.Popen(
+def start_service(name: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.setdefault(f"{name.upper()}_DATABASE_URL", f"sqlite:///{RUN}/{name}.db")
+    with open(RUN / "logs" / f"{name}.log", "ab") as log:  # the child keeps its own copy
+        return subprocess.Popen(
             [sys.executable, "-m", f"painflow_{name}"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            start_new_session=True,  # `make up` returns; the services stay
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops them in order
         )
-    return children
 
 
-def wait_healthy(children: dict[str, subprocess.Popen[bytes]], timeout: float = 90) -> None:
+def make_supervisor() -> Supervisor:
+    (RUN / "logs").mkdir(parents=True, exist_ok=True)
+    children = [
+        Child(name, partial(start_service, name), RUN / "logs" / f"{name}.log") for name in SERVICES
+    ]
+    supervisor = Supervisor(children)
+
+    def write_pids() -> None:  # after every (re)start: `make down` and people find them here
+        PIDFILE.write_text("\n".join(map(str, supervisor.pids())))
+
+    supervisor.on_start = write_pids
+    return supervisor
+
+
+def wait_healthy(alive: Callable[[], bool], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    pending = set(children)
+    pending = set(SERVICES)
     while pending:
+        if not alive():
+            raise SystemExit(f"stopped before every service was ready; see {RUN}/logs/")
         for name in list(pending):
-            if children[name].poll() is not None:
-                raise SystemExit(f"{name} exited early; see {RUN}/logs/{name}.log")
             try:
                 if (
                     httpx.get(
@@ -78,71 +95,89 @@ def print_where() -> None:
     print("  journey     http://127.0.0.1:8004/journey/<patient id>\n", flush=True)
 
 
-def stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.terminate()
-    for child in children.values():
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    PIDFILE.unlink(missing_ok=True)
-
-
 def kafka(command: str) -> None:
     subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), command], check=True)
 
 
-def run(foreground: bool) -> None:
+def run() -> None:
+    """`make run`: everything in the foreground; Ctrl-C stops all of it."""
     kafka("start")
     try:
-        supervise(foreground)
+        supervise(announce=True)
     finally:
-        if foreground:
-            kafka("stop")  # Ctrl-C stops everything `make run` started
+        kafka("stop")
 
 
-def supervise(foreground: bool) -> None:
-    children = start_children()
-    PIDFILE.write_text("\n".join(str(c.pid) for c in children.values()))
+def up() -> None:
+    """`make up`: the supervisor goes on in the background; return once every service is ready."""
+    if SUPERVISOR_PIDFILE.exists() and _alive(int(SUPERVISOR_PIDFILE.read_text())):
+        raise SystemExit("already up (see .run/supervisor.pid); `make down` first")
+    kafka("start")
+    (RUN / "logs").mkdir(parents=True, exist_ok=True)
+    with open(RUN / "logs" / "supervisor.log", "ab") as log:
+        daemon = subprocess.Popen(
+            [sys.executable, __file__, "supervise"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,  # outlives `make up`
+        )
+    SUPERVISOR_PIDFILE.write_text(str(daemon.pid))
     try:
-        wait_healthy(children)
+        wait_healthy(lambda: daemon.poll() is None)
     except SystemExit:
-        stop_children(children)
+        down()
         raise
     print_where()
-    if not foreground:
-        return
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+def supervise(announce: bool) -> None:
+    """Start the services and keep them running until SIGINT or SIGTERM."""
+    supervisor = make_supervisor()
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop_requested.set())
+    supervisor.start_all()
+    watcher = threading.Thread(target=supervisor.run, name="restarts", daemon=True)
+    watcher.start()
     try:
-        while all(c.poll() is None for c in children.values()):
-            time.sleep(1)
-        print("a service exited; stopping the others", file=sys.stderr)
-    except KeyboardInterrupt:
+        if announce:
+            wait_healthy(lambda: not stop_requested.is_set())
+            print_where()
+        while not stop_requested.wait(1):
+            pass
         print("\nstopping...", flush=True)
     finally:
-        stop_children(children)
+        supervisor.stop()  # restarts nothing from here on
+        watcher.join()
+        PIDFILE.unlink(missing_ok=True)
+        if not announce:  # the background supervisor of `make up`
+            SUPERVISOR_PIDFILE.unlink(missing_ok=True)
 
 
 def down() -> None:
-    if not PIDFILE.exists():
-        print("no services running (no pid file)")
-        return
-    pids = [int(p) for p in PIDFILE.read_text().split()]
+    """Stop the background supervisor (which stops its services), else the services by PID."""
+    if SUPERVISOR_PIDFILE.exists():
+        _terminate([int(SUPERVISOR_PIDFILE.read_text())], wait=40)
+        SUPERVISOR_PIDFILE.unlink(missing_ok=True)
+    if PIDFILE.exists():  # the supervisor was gone, or did not finish stopping them
+        _terminate([int(p) for p in PIDFILE.read_text().split()], wait=20)
+        PIDFILE.unlink(missing_ok=True)
+    print("services stopped")
+
+
+def _terminate(pids: list[int], wait: float) -> None:
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + wait
     for pid in pids:
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-    PIDFILE.unlink(missing_ok=True)
-    print("services stopped")
 
 
 def _alive(pid: int) -> bool:
@@ -155,9 +190,6 @@ def _alive(pid: int) -> bool:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["run", "up", "down"])
+    parser.add_argument("mode", choices=["run", "up", "supervise", "down"])
     mode = parser.parse_args().mode
-    if mode == "down":
-        down()
-    else:
-        run(foreground=mode == "run")
+    {"run": run, "up": up, "down": down, "supervise": lambda: supervise(announce=False)}[mode]()

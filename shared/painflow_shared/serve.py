@@ -9,4 +9,11 @@ from painflow_shared.settings import SharedSettings
 
 
 def serve(app: FastAPI, settings: SharedSettings) -> None:
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,  # no "server: uvicorn" banner for a scanner to match
+    )

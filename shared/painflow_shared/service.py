@@ -7,15 +7,13 @@ consumers; all of it stops cleanly on shutdown. Nothing here runs at import.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
-from starlette.responses import Response
+from fastapi import APIRouter, FastAPI
 
 from painflow_shared.contracts import EventContracts, default_contracts_dir
 from painflow_shared.db import make_engine, migrate
@@ -29,10 +27,10 @@ from painflow_shared.fhir.capability import (
     capability_statement,
     metadata_router,
 )
-from painflow_shared.fhir.errors import Issue
-from painflow_shared.fhir.outcomes import install_error_handlers, outcome_response
+from painflow_shared.fhir.outcomes import install_error_handlers
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.http_edge import BodyLimit, ErrorBoundary, RequestMetrics, SecurityHeaders
 from painflow_shared.observability import database_ok, health_router, kafka_ok
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
@@ -90,7 +88,16 @@ def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
         migrations_dir=spec.migrations_dir,
         contracts=EventContracts(default_contracts_dir()),
     )
-    app = FastAPI(title=spec.title, lifespan=_lifespan(runtime, spec))
+    # production serves no /docs, /redoc or /openapi.json: the CapabilityStatement describes
+    # the API; nothing advertises it to whoever reaches the port
+    hidden = settings.is_production
+    app = FastAPI(
+        title=spec.title,
+        lifespan=_lifespan(runtime, spec),
+        docs_url=None if hidden else "/docs",
+        redoc_url=None if hidden else "/redoc",
+        openapi_url=None if hidden else "/openapi.json",
+    )
     app.state.runtime = runtime
     app.state.metrics = runtime.metrics
     install_error_handlers(app)
@@ -98,7 +105,9 @@ def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     checks = {"database": lambda: database_ok(runtime.engine), "kafka": lambda: kafka_ok(settings)}
-    app.include_router(health_router(checks, runtime.refresh_metrics))
+    app.include_router(
+        health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)
+    )
     instrument_app(app, runtime.engine, settings)
     return app
 
@@ -172,22 +181,8 @@ def _stop_workers(runtime: ServiceRuntime) -> None:
 
 
 def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
-    limit = runtime.settings.max_body_bytes
-    metrics = runtime.metrics
-
-    @app.middleware("http")
-    async def guard_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return outcome_response(
-                413, [Issue(f"the body is larger than {limit} bytes", "too-costly")]
-            )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    """The last added is the outermost: see ``http_edge`` for the order and the reasons."""
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
+    app.add_middleware(SecurityHeaders)

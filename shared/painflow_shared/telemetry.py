@@ -10,7 +10,9 @@ import json
 import logging
 import sys
 import threading
+import traceback
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,7 +22,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.trace import Span
 from sqlalchemy import Engine
@@ -29,6 +31,13 @@ from painflow_shared.settings import SharedSettings
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
+
+# A log line or span attribute never grows with what a client sent: a whole body, or the
+# stack trace of a 1,000-level recursion, would be one line of hundreds of kilobytes.
+MAX_MESSAGE_CHARS = 8192
+MAX_STACK_FRAMES = 12
+MAX_STACK_CHARS = 4096
+MAX_SPAN_ATTRIBUTE_CHARS = 4096
 
 
 def tracer_provider(settings: SharedSettings, extra: SpanProcessor | None = None) -> TracerProvider:
@@ -42,7 +51,8 @@ def tracer_provider(settings: SharedSettings, extra: SpanProcessor | None = None
                         "service.name": f"painflow-{settings.service_name}",
                         "service.namespace": "painflow",
                     }
-                )
+                ),
+                span_limits=SpanLimits(max_attribute_length=MAX_SPAN_ATTRIBUTE_CHARS),
             )
             _add_exporter(_provider, settings)
             trace.set_tracer_provider(_provider)
@@ -81,6 +91,7 @@ def instrument_app(app: FastAPI, engine: Engine, settings: SharedSettings) -> No
         app,
         tracer_provider=provider,
         excluded_urls="health/.*,metrics",
+        exclude_spans=["receive", "send"],  # one span per body chunk is noise, and unbounded
         server_request_hook=lambda span, _scope: scrub_query(span),
     )
     SQLAlchemyInstrumentor().instrument(
@@ -103,7 +114,11 @@ def scrub_query(span: Span) -> None:
 
 
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line with the current trace and span ids."""
+    """One bounded JSON object per line with the current trace and span ids.
+
+    An exception is its type and its innermost frames (file, line, function): never its text,
+    its source lines or its locals, which may quote patient data.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         span = trace.get_current_span().get_span_context()
@@ -111,7 +126,7 @@ class JsonLogFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _capped(record.getMessage(), MAX_MESSAGE_CHARS),
             "service": getattr(record, "service", None) or _service_name,
         }
         if span.is_valid:
@@ -119,14 +134,38 @@ class JsonLogFormatter(logging.Formatter):
             body["span_id"] = format(span.span_id, "016x")
         if record.exc_info and record.exc_info[0] is not None:
             body["error"] = record.exc_info[0].__name__
+            body["stack"] = _innermost_frames(record.exc_info[2])
         return json.dumps(body)
+
+
+def _capped(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+def _innermost_frames(tb: TracebackType | None) -> list[str]:
+    """The last frames, innermost last, within ``MAX_STACK_CHARS`` all told."""
+    frames = traceback.StackSummary.extract(
+        traceback.walk_tb(tb), limit=-MAX_STACK_FRAMES, lookup_lines=False, capture_locals=False
+    )
+    kept: list[str] = []
+    budget = MAX_STACK_CHARS
+    for frame in reversed(frames):
+        line = _capped(f"{frame.filename}:{frame.lineno} in {frame.name}", 512)
+        budget -= len(line)
+        if budget < 0:
+            break
+        kept.append(line)
+    return kept[::-1]
 
 
 _service_name = "painflow"
 
 
 def configure_logging(settings: SharedSettings) -> None:
-    """JSON logs on stderr. Exception text is reduced to its type: it may quote patient data."""
+    """JSON logs on stderr. Exception text is reduced to its type and innermost frames: the
+    text may quote patient data."""
     global _service_name
     _service_name = settings.service_name
     root = logging.getLogger()

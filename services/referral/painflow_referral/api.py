@@ -6,6 +6,7 @@ transaction never blocks the event loop.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,8 @@ from painflow_referral import cases
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
 from painflow_referral.single import create_one, remote_entries, update_one
 from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
+from painflow_shared.disconnect import run_cancellable
+from painflow_shared.fhir.bundle_limits import check_entry_count
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
 from painflow_shared.fhir.http import parse_if_match, read_body, read_fhir_body, resource_headers
 from painflow_shared.fhir.media import fhir_response
@@ -32,13 +35,16 @@ UPDATABLE = ACCEPTED_TYPES | {"Task"}
 @router.post("/")
 async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Response:
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
+    check_entry_count(body, runtime.settings.max_bundle_entries)
     kind = body.get("type")
+    # until it commits, the work stops when the client disconnects (run_cancellable)
     if kind == "batch" and body.get("resourceType") == "Bundle":
         # a batch's entries stand alone: each is validated (and may fail) on its own
-        return fhir_response(await run_in_threadpool(run_batch, request.app, body))
+        return fhir_response(await run_cancellable(request, partial(run_batch, request.app, body)))
     parse_resource(body, expected_type="Bundle")
     if kind == "transaction":
-        return fhir_response(await run_in_threadpool(run_transaction, request.app, body))
+        work = partial(run_transaction, request.app, body)
+        return fhir_response(await run_cancellable(request, work))
     raise InvalidRequest(
         "POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type"
     )

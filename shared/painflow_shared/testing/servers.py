@@ -34,8 +34,14 @@ class RunningServer:
 
 
 def start_server(app: FastAPI, port: int, timeout: float = 60.0) -> RunningServer:
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    config = uvicorn.Config(  # as painflow_shared.serve runs it in production
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
