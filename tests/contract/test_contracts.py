@@ -152,7 +152,7 @@ def design_event_types() -> set[str]:
 def test_every_event_type_of_the_design_is_declared(contracts: EventContracts) -> None:
     expected = design_event_types()
 
-    assert len(expected) == 17
+    assert len(expected) == 20
     assert expected <= contracts.event_types()
 
 
@@ -203,6 +203,15 @@ def set_field(resource_type: str, field: str, new: Any) -> Mutation:
     return mutate
 
 
+def edit(resource_type: str, change: Callable[[dict[str, Any]], object]) -> Mutation:
+    def mutate(headers: dict[str, str], value: dict[str, Any]) -> None:
+        for entry in value["entry"]:
+            if is_a(entry, resource_type):
+                change(entry["resource"])
+
+    return mutate
+
+
 def swap_first_entries(headers: dict[str, str], value: dict[str, Any]) -> None:
     value["entry"][0], value["entry"][1] = value["entry"][1], value["entry"][0]
 
@@ -216,6 +225,10 @@ def misname_entry(headers: dict[str, str], value: dict[str, Any]) -> None:
 
 
 RECEIVED = "painflow.referral.received"
+COMPLETED = "painflow.assessment.completed"
+NEXT_STEP = "painflow.followup.next-step"
+SNOMED = "http://snomed.info/sct"
+CPT = "http://www.ama-assn.org/go/cpt"
 POISON = [
     ("no-patient", RECEIVED, drop("Patient"), "value $.entry: must contain exactly one Patient"),
     (
@@ -286,10 +299,85 @@ POISON = [
         "headers $.ce_subject: must name the Patient in the Bundle",
     ),
     (
-        "draft-without-focus",
-        "painflow.assessment.completed",
+        "completed-without-order",
+        COMPLETED,
         drop("ServiceRequest"),
         "value $.entry: must contain at least one ServiceRequest entry",
+    ),
+    (
+        "order-without-cpt",
+        COMPLETED,
+        edit("ServiceRequest", lambda r: r["code"]["coding"][0].update(system=SNOMED)),
+        ".resource.code.coding: must carry a CPT coding",
+    ),
+    (
+        "order-without-bleeding-risk",
+        "painflow.assessment.procedure-ordered",
+        edit("ServiceRequest", lambda r: r.update(extension=r["extension"][1:])),
+        ".resource.extension: must carry the bleeding-risk extension",
+    ),
+    (
+        "spinal-site-without-level",
+        COMPLETED,
+        edit("ServiceRequest", lambda r: r["bodySite"][0]["extension"].pop(0)),
+        ".resource.bodySite[0].extension: a spinal bodySite must carry the spinal-level extension",
+    ),
+    (
+        "not-candidate-deciding-procedure",
+        "painflow.assessment.not-candidate",
+        edit(
+            "ClinicalImpression",
+            lambda r: r["finding"][1]["itemCodeableConcept"]["coding"][0].update(code="procedure"),
+        ),
+        ".resource.finding: finding must carry the pathway decision",
+    ),
+    (
+        "safety-review-not-stat",
+        "painflow.assessment.safety-flag",
+        set_field("Task", "priority", "routine"),
+        ".resource.priority: expected const 'stat'",
+    ),
+    (
+        "revoked-order-still-active",
+        "painflow.assessment.order-revoked",
+        set_field("ServiceRequest", "status", "active"),
+        ".resource.status: expected enum",
+    ),
+    (
+        "reschedule-without-taken-slot",
+        "painflow.scheduling.appointment-rescheduled",
+        set_field("Slot", "status", "free"),
+        "value $.entry: must contain the Slot(s) the Appointment now takes",
+    ),
+    (
+        "performed-without-patient",
+        "painflow.scheduling.procedure-performed",
+        drop("Patient"),
+        "value $.entry: must contain exactly one Patient entry",
+    ),
+    (
+        "outcome-without-procedure",
+        "painflow.followup.outcome-recorded",
+        edit("Observation", lambda r: r.pop("partOf")),
+        "'partOf' is a required property",
+    ),
+    (
+        "next-step-coded-in-cpt",
+        NEXT_STEP,
+        set_field("ServiceRequest", "code", {"coding": [{"system": CPT, "code": "64483"}]}),
+        ".resource.code.coding: code must carry a next-step coding",
+    ),
+    (
+        "next-step-as-order",
+        NEXT_STEP,
+        set_field("ServiceRequest", "intent", "order"),
+        ".resource.intent: expected const 'proposal'",
+    ),
+    (
+        "overdue-without-business-status",
+        "painflow.followup.followup-overdue",
+        edit("Task", lambda r: r.pop("businessStatus")),
+        "'businessStatus' is a required property",
     ),
 ]
 

@@ -8,9 +8,10 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from painflow_referral.consumers import NEXT_STEP_SYSTEM
+from painflow_shared.codes import NextStep, concept
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.topics import FOLLOWUP_TOPIC
+from painflow_shared.events.types import FollowupEvent
 from painflow_shared.testing.fixtures import wait_for
 
 from .conftest import FHIR_JSON, post_referral
@@ -18,10 +19,17 @@ from .conftest import FHIR_JSON, post_referral
 pytestmark = pytest.mark.integration
 
 
+# The procedure and its order live at the scheduling and assessment services; the follow-up
+# events only name them, as the followup service's do.
+PROCEDURE = "Procedure/proc-1"
+ORDER = "ServiceRequest/order-1"
+
+
 def _publish(
     platform: Any, kafka: str, event_type: str, patient_id: str, focus: list[dict[str, Any]]
 ) -> None:
-    """Publish a follow-up event exactly as the followup service's relay would."""
+    """Publish a follow-up event exactly as the followup service's relay would; the test
+    fails here, not in a DLQ, if the event does not keep its contract."""
     patient = {"resourceType": "Patient", "id": patient_id}
     envelope = build_event(
         event_type=event_type,
@@ -50,6 +58,7 @@ def _pain_score(patient_id: str, observation_id: str, score: int) -> dict[str, A
         "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
         "subject": {"reference": f"Patient/{patient_id}"},
+        "partOf": [{"reference": PROCEDURE}],
         "valueInteger": score,
     }
 
@@ -77,18 +86,21 @@ def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform,
     patient_id, request_id = post_referral(platform)
     _accept(platform, request_id)
     outcome = _pain_score(patient_id, "obs-1", 3)
-    _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
+    _publish(platform, kafka, FollowupEvent.OUTCOME_RECORDED, patient_id, [outcome])
     wait_for(lambda: _task_status(platform, request_id) == "in-progress", what="Task in-progress")
 
     discharge = {
         "resourceType": "ServiceRequest",
         "id": "next-1",
+        "basedOn": [{"reference": ORDER}],
         "status": "active",
         "intent": "proposal",
-        "code": {"coding": [{"system": NEXT_STEP_SYSTEM, "code": "discharge"}]},
+        "code": concept(NextStep.DISCHARGE),
         "subject": {"reference": f"Patient/{patient_id}"},
+        "reasonReference": [{"reference": "Observation/obs-1"}],
+        "note": [{"text": "Sustained improvement at 6 months: back to the referrer."}],
     }
-    _publish(platform, kafka, "painflow.followup.next-step", patient_id, [discharge])
+    _publish(platform, kafka, FollowupEvent.NEXT_STEP, patient_id, [discharge])
     wait_for(lambda: _task_status(platform, request_id) == "completed", what="Task completed")
     episode = httpx.get(
         f"{platform.fhir('referral')}/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}
@@ -99,7 +111,7 @@ def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform,
 def test_followup_events_do_not_advance_a_referral_nobody_accepted(platform, kafka):
     patient_id, request_id = post_referral(platform)
     outcome = _pain_score(patient_id, "obs-2", 5)
-    _publish(platform, kafka, "painflow.followup.outcome-recorded", patient_id, [outcome])
+    _publish(platform, kafka, FollowupEvent.OUTCOME_RECORDED, patient_id, [outcome])
     consumers = platform.runtime("referral").consumers
     before = sum(c.stats.handled for c in consumers)
     wait_for(
