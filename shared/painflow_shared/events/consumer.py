@@ -229,7 +229,7 @@ class EventConsumer:
             except Exception as exc:
                 permanent = classify_failure(exc)
                 if permanent is not None or attempt == self.max_attempts:
-                    span.record_exception(exc)
+                    span.set_attribute("error.type", type(exc).__name__)  # no message: PHI
                     span.set_status(Status(StatusCode.ERROR, "handler failed"))
                     reason = permanent or "retries-exhausted"
                     self._dead_letter(record, reason, _describe(exc))
