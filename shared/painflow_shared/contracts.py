@@ -37,6 +37,7 @@ class ContractViolation(Exception):
 
 
 def default_contracts_dir() -> Path:
+    """contracts/ beside shared/ in a source checkout (``PAINFLOW_CONTRACTS_DIR`` overrides)."""
     return Path(__file__).resolve().parents[2] / "contracts"
 
 

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from painflow_shared.fhir.errors import Issue
+from painflow_shared.fhir.http import body_too_large
 from painflow_shared.fhir.numbers import declared_over
 from painflow_shared.fhir.outcomes import outcome_response
 from painflow_shared.observability import ServiceMetrics
@@ -96,8 +97,8 @@ class BodyLimit:
 
         declared = Headers(scope=scope).get("content-length", "")
         if declared_over(declared, self.limit):
-            issue = Issue(f"the body is larger than {self.limit} bytes", "too-costly")
-            await outcome_response(413, [issue])(scope, receive, closing_send)
+            error = body_too_large(self.limit)
+            await outcome_response(error.status, error.issues)(scope, receive, closing_send)
             return
         await self.app(scope, receive, closing_send)
 

@@ -1,11 +1,10 @@
-"""What a running service holds: settings, engine, workers, metrics. Built in create_app."""
+"""What a running service holds: settings, engine, workers, metrics. Built by build_service."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -14,18 +13,26 @@ from sqlmodel import Session
 from painflow_shared.contracts import EventContracts
 from painflow_shared.events.consumer import EventConsumer
 from painflow_shared.events.relay import OutboxRelay
+from painflow_shared.fhir.errors import NotFound
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.observability import ServiceMetrics
 from painflow_shared.settings import SharedSettings
+from painflow_shared.unit_of_work import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from painflow_shared.service import ServiceDeclaration
 
 
 @dataclass
 class ServiceRuntime:
+    """What a running service holds: its settings, engine, declaration, the unit-of-work factory
+    its handlers run in, and its workers."""
+
     settings: SharedSettings
     engine: Engine
-    registry: SearchParamRegistry
-    migrations_dir: Path
+    declaration: ServiceDeclaration
     contracts: EventContracts
+    units: UnitOfWorkFactory
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
@@ -33,6 +40,19 @@ class ServiceRuntime:
     @property
     def base_url(self) -> str:
         return self.settings.public_base_url.rstrip("/")
+
+    @property
+    def registry(self) -> SearchParamRegistry:
+        return self.declaration.registry
+
+    def require(self, resource_type: str, interaction: str) -> None:
+        """A 404 unless the declaration says this service offers ``interaction`` on the type."""
+        for capability in self.declaration.resources:
+            if capability.type == resource_type and interaction in capability.interactions:
+                return
+        raise NotFound(
+            f"{interaction} of {resource_type} is not supported here; see /fhir/metadata"
+        )
 
     def refresh_metrics(self) -> None:
         if self.relay is not None:
@@ -51,7 +71,7 @@ def get_runtime(request: Request) -> ServiceRuntime:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A unit of work per request: committed by the handler, rolled back on any error."""
+    """A read-only session per request (writes go through the runtime's unit of work)."""
     with Session(get_runtime(request).engine, expire_on_commit=False) as session:
         yield session
 

@@ -1,4 +1,6 @@
-"""``build_service``: the wiring every service's ``create_app(settings)`` shares.
+"""``build_service``: the one builder behind every service's ``create_app(settings)``.
+
+A service is its domain, its handlers, its policy files and a ``ServiceDeclaration``.
 
 Lifespan: JSON logging, tracing, Alembic migrations, topics, then the outbox relay and the
 consumers; all of it stops cleanly on shutdown. Nothing here runs at import.
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from painflow_shared.contracts import EventContracts, default_contracts_dir
+from painflow_shared.contracts import EventContracts
 from painflow_shared.db import make_engine, migrate
 from painflow_shared.events.clients import make_consumer, make_producer
 from painflow_shared.events.consumer import EventConsumer, Handler
@@ -35,65 +37,49 @@ from painflow_shared.observability import database_ok, health_router, kafka_ok
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import configure_logging, flush_spans, instrument_app
+from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class ServiceSpec:
-    """What makes one service different from another."""
+class ServiceDeclaration:
+    """Everything that makes one service different from another, said once.
+
+    The CapabilityStatement, the read routes and the write checks (``ServiceRuntime.require``)
+    all come from ``resources``; ``routers`` hold the service's own writes and operations;
+    ``subscriptions`` map a topic to its event handlers (each takes a UnitOfWork and the event).
+    """
 
     title: str
     migrations_dir: Path
     registry: SearchParamRegistry
-    routers: list[APIRouter]
-    subscriptions: dict[str, dict[str, Handler]] = field(
-        default_factory=dict
-    )  # topic -> type -> handler
+    resources: list[ResourceCapability]
+    routers: list[APIRouter] = field(default_factory=list)
+    subscriptions: dict[str, dict[str, Handler]] = field(default_factory=dict)
+    system_interactions: tuple[str, ...] = ()
     publishes: bool = True
 
-
-def build_projection_service(
-    settings: SharedSettings,
-    *,
-    title: str,
-    migrations_dir: Path,
-    registry: SearchParamRegistry,
-    owned_types: list[str],
-    router: APIRouter,
-    subscriptions: dict[str, dict[str, Handler]],
-) -> FastAPI:
-    """A service that (for now) reads its FHIR types and projects the events it consumes."""
-    statement = capability_statement(
-        service=settings.service_name,
-        base_url=settings.public_base_url,
-        registry=registry,
-        resources=[ResourceCapability(t) for t in owned_types],
-    )
-    spec = ServiceSpec(
-        title=title,
-        migrations_dir=migrations_dir,
-        registry=registry,
-        routers=[metadata_router(statement), router, read_router(owned_types)],
-        subscriptions=subscriptions,
-    )
-    return build_service(settings, spec)
+    def readable_types(self) -> list[str]:
+        return [r.type for r in self.resources if "read" in r.interactions]
 
 
-def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
+def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> FastAPI:
+    """The one builder: a FastAPI app with the runtime, the routes and the workers declared."""
+    engine = make_engine(settings.database_url)
     runtime = ServiceRuntime(
         settings=settings,
-        engine=make_engine(settings.database_url),
-        registry=spec.registry,
-        migrations_dir=spec.migrations_dir,
-        contracts=EventContracts(default_contracts_dir()),
+        engine=engine,
+        declaration=declaration,
+        contracts=EventContracts(settings.contracts_path()),
+        units=UnitOfWorkFactory(engine, declaration.registry, event_source(settings)),
     )
     # production serves no /docs, /redoc or /openapi.json: the CapabilityStatement describes
     # the API; nothing advertises it to whoever reaches the port
     hidden = settings.is_production
     app = FastAPI(
-        title=spec.title,
-        lifespan=_lifespan(runtime, spec),
+        title=declaration.title,
+        lifespan=_lifespan(runtime, declaration),
         docs_url=None if hidden else "/docs",
         redoc_url=None if hidden else "/redoc",
         openapi_url=None if hidden else "/openapi.json",
@@ -102,7 +88,7 @@ def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
     app.state.metrics = runtime.metrics
     install_error_handlers(app)
     _install_middleware(app, runtime)
-    for router in spec.routers:
+    for router in _routers(settings, declaration):
         app.include_router(router)
     checks = {"database": lambda: database_ok(runtime.engine), "kafka": lambda: kafka_ok(settings)}
     app.include_router(
@@ -112,17 +98,40 @@ def build_service(settings: SharedSettings, spec: ServiceSpec) -> FastAPI:
     return app
 
 
+def event_source(settings: SharedSettings) -> EventSource:
+    return EventSource(
+        service=settings.service_name,
+        base_url=settings.public_base_url.rstrip("/"),
+        topic_prefix=settings.topic_prefix,
+        max_event_bytes=settings.max_event_bytes,
+    )
+
+
+def _routers(settings: SharedSettings, declaration: ServiceDeclaration) -> list[APIRouter]:
+    statement = capability_statement(
+        service=settings.service_name,
+        base_url=settings.public_base_url,
+        registry=declaration.registry,
+        resources=declaration.resources,
+        system_interactions=declaration.system_interactions,
+    )
+    reads = read_router(declaration.readable_types())
+    return [metadata_router(statement), *declaration.routers, reads]
+
+
 def _lifespan(
-    runtime: ServiceRuntime, spec: ServiceSpec
+    runtime: ServiceRuntime, declaration: ServiceDeclaration
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settings = runtime.settings
         configure_logging(settings)
         if settings.run_migrations:
-            migrate(runtime.engine, runtime.migrations_dir)
+            migrate(runtime.engine, declaration.migrations_dir)
         if settings.start_background_workers:
-            _start_workers(runtime, spec)  # they connect (and create topics) in the background
+            _start_workers(
+                runtime, declaration
+            )  # they connect (and create topics) in the background
         log.info("%s ready on %s", settings.service_name, runtime.base_url)
         try:
             yield
@@ -134,11 +143,11 @@ def _lifespan(
     return lifespan
 
 
-def _start_workers(runtime: ServiceRuntime, spec: ServiceSpec) -> None:
+def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> None:
     settings = runtime.settings
     name = settings.service_name
     topics = TopicSetup(settings)
-    if spec.publishes:
+    if declaration.publishes:
         runtime.relay = OutboxRelay(
             engine=runtime.engine,
             producer_factory=lambda: make_producer(settings, client_id=f"{name}-relay"),
@@ -148,11 +157,11 @@ def _start_workers(runtime: ServiceRuntime, spec: ServiceSpec) -> None:
             before_connect=topics.ensure,
         )
         runtime.relay.start()
-    for topic, handlers in spec.subscriptions.items():
+    for topic, handlers in declaration.subscriptions.items():
         real_topic = settings.topic(topic)
         consumer = EventConsumer(
             name=settings.consumer_group,
-            engine=runtime.engine,
+            units=runtime.units,
             consumer_factory=partial(
                 make_consumer, settings, real_topic, group_id=settings.consumer_group
             ),

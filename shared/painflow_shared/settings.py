@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from painflow_shared.contracts import default_contracts_dir
 from painflow_shared.events.limits import MAX_EVENT_BYTES
 
 
@@ -47,6 +50,9 @@ class SharedSettings(BaseSettings):
     )
     kafka_ssl_cafile: str | None = Field(
         None, validation_alias=_env("KAFKA_SSL_CAFILE", "kafka_ssl_cafile")
+    )
+    contracts_dir: Path | None = Field(
+        None, validation_alias=_env("PAINFLOW_CONTRACTS_DIR", "contracts_dir")
     )
     topic_prefix: str = Field("", validation_alias=_env("PAINFLOW_TOPIC_PREFIX", "topic_prefix"))
     topic_partitions: int = Field(
@@ -97,6 +103,16 @@ class SharedSettings(BaseSettings):
         if self.metrics_enabled is None:
             return not self.is_production
         return self.metrics_enabled
+
+    def contracts_path(self) -> Path:
+        """contracts/ (asyncapi.yaml and schemas): PAINFLOW_CONTRACTS_DIR, else the source
+        checkout's own folder; an installed wheel must be pointed at it."""
+        path = self.contracts_dir or default_contracts_dir()
+        if not (path / "asyncapi.yaml").is_file():
+            raise ValueError(
+                f"no asyncapi.yaml under {path}: set PAINFLOW_CONTRACTS_DIR to the contracts folder"
+            )
+        return path
 
     def topic(self, name: str) -> str:
         """The real topic name for a logical one (tests isolate themselves with a prefix)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from painflow_shared.fhir.errors import InvalidRequest, NotAcceptable, PreconditionFailed
-from painflow_shared.fhir.http import parse_if_match
 from painflow_shared.fhir.media import declares_other_charset
 from painflow_shared.fhir.negotiation import check_acceptable, prefers_lenient, wants_pretty
+from painflow_shared.fhir.versions import parse_if_match
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,9 @@ from painflow_shared.events.envelope import Envelope, PoisonMessage, build_event
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
 from painflow_shared.fhir.errors import BusinessRuleViolation
+from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
+from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
 pytestmark = pytest.mark.integration
 EVENT = "painflow.referral.received"
@@ -152,13 +154,7 @@ def _delivered(topic: str, offset: int) -> Delivered:
 def test_inbox_gives_a_redelivered_event_no_second_effect(pg_engine, settings, topic):
     record = _delivered(topic, 7)
     effects: list[str] = []
-    consumer = EventConsumer(
-        name="unit",
-        engine=pg_engine,
-        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
-        producer_factory=lambda: make_producer(settings, client_id="t"),
-        handlers={EVENT: lambda session, event: effects.append(event.id)},
-    )
+    consumer = _consumer(pg_engine, settings, lambda uow, event: effects.append(event.id))
     consumer.process(record)  # type: ignore[arg-type]
     consumer.process(record)  # type: ignore[arg-type]
     assert effects == [json.loads(record.value)["id"]]
@@ -168,7 +164,9 @@ def test_inbox_gives_a_redelivered_event_no_second_effect(pg_engine, settings, t
 def _consumer(pg_engine, settings, handler, max_attempts=3) -> EventConsumer:
     return EventConsumer(
         name="unit",
-        engine=pg_engine,
+        units=UnitOfWorkFactory(
+            pg_engine, SearchParamRegistry({}), EventSource("unit", "http://x")
+        ),
         consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
         producer_factory=lambda: make_producer(settings, client_id="t"),
         handlers={EVENT: handler},

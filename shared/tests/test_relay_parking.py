@@ -148,9 +148,9 @@ def _metrics(engine: Engine, relay: OutboxRelay) -> ServiceMetrics:
     runtime = ServiceRuntime(
         settings=SharedSettings(),
         engine=engine,
-        registry=None,  # type: ignore[arg-type]  # refresh_metrics reads only the relay
-        migrations_dir=Path(),
+        declaration=None,  # type: ignore[arg-type]  # refresh_metrics reads only the relay
         contracts=None,  # type: ignore[arg-type]
+        units=None,  # type: ignore[arg-type]
         relay=relay,
     )
     runtime.refresh_metrics()

@@ -115,7 +115,7 @@ def running_platform(admin_url: str, kafka: str) -> Iterator[Platform]:
     """Fresh databases and run-unique topics; servers stopped, databases and topics dropped."""
     run_id = new_run_id()
     plat = Platform(run_id=run_id, kafka=kafka)
-    with scratch_databases(admin_url, run_id) as urls:
+    with scratch_databases(admin_url, run_id, tuple(_factories())) as urls:
         try:
             for name, (factory, cls) in _factories().items():
                 settings = service_settings(

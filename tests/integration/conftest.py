@@ -1,17 +1,27 @@
-"""Integration tests: every test here runs against the real Kafka broker and PostgreSQL."""
+"""Integration tests: every test here runs against the real Kafka broker and PostgreSQL.
+
+The ``platform`` fixture runs the four services as real HTTP servers in this process, each on its
+own fresh PostgreSQL database and on Kafka topics unique to this run, and captures every span.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.fhir.store import StoredResource
+from painflow_shared.settings import SharedSettings
 from painflow_shared.testing.factories import referral_bundle, response_location
+from painflow_shared.testing.fixtures import Platform, service_settings, wait_for
+from painflow_shared.testing.infra import pg_admin_url, scratch_databases
+from painflow_shared.testing.servers import start_server
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 
@@ -36,6 +46,50 @@ def stored_counts(platform: Any, service: str = "referral") -> tuple[int, int]:
         resources = session.exec(select(func.count()).select_from(StoredResource)).one()
         events = session.exec(select(func.count()).select_from(OutboxMessage)).one()
     return int(resources), int(events)
+
+
+SERVICES = ("referral", "assessment", "scheduling", "followup")
+
+
+@pytest.fixture(scope="session")
+def database_urls(run_id: str) -> Iterator[dict[str, str]]:
+    with scratch_databases(pg_admin_url(), run_id, SERVICES) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def platform(
+    run_id: str, database_urls: dict[str, str], kafka: str, span_exporter: InMemorySpanExporter
+) -> Iterator[Platform]:
+    from painflow_assessment.app import create_app as assessment_app
+    from painflow_assessment.settings import AssessmentSettings
+    from painflow_followup.app import create_app as followup_app
+    from painflow_followup.settings import FollowupSettings
+    from painflow_referral.app import create_app as referral_app
+    from painflow_referral.settings import ReferralSettings
+    from painflow_scheduling.app import create_app as scheduling_app
+    from painflow_scheduling.settings import SchedulingSettings
+
+    factories: dict[str, tuple[Callable[[Any], Any], type[SharedSettings]]] = {
+        "referral": (referral_app, ReferralSettings),
+        "assessment": (assessment_app, AssessmentSettings),
+        "scheduling": (scheduling_app, SchedulingSettings),
+        "followup": (followup_app, FollowupSettings),
+    }
+    platform = Platform(servers={}, spans=span_exporter, run_id=run_id)
+    try:
+        for name, (factory, cls) in factories.items():
+            settings = service_settings(
+                name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
+            )
+            platform.settings[name] = settings
+            platform.servers[name] = start_server(factory(settings), settings.port)
+        consumers = [c for name in factories for c in platform.runtime(name).consumers]
+        wait_for(lambda: all(c.assigned for c in consumers), timeout=90, what="consumer groups")
+        yield platform
+    finally:
+        for server in platform.servers.values():
+            server.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,9 @@ from painflow_assessment import api
 from painflow_assessment.consumers import REFERRAL_HANDLERS
 from painflow_assessment.settings import AssessmentSettings
 from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.fhir.capability import ResourceCapability
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
-from painflow_shared.service import build_projection_service
+from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = [
@@ -29,12 +30,12 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
     registry = SearchParamRegistry(
         {t: [patient] if t != "Questionnaire" else [] for t in OWNED_TYPES}
     )
-    return build_projection_service(
-        settings,
+    declaration = ServiceDeclaration(
         title="Painflow assessment service",
         migrations_dir=MIGRATIONS,
         registry=registry,
-        owned_types=OWNED_TYPES,
-        router=api.router,
+        resources=[ResourceCapability(t) for t in OWNED_TYPES],
+        routers=[api.router],
         subscriptions={REFERRAL_TOPIC: REFERRAL_HANDLERS},
     )
+    return build_service(settings, declaration)

@@ -6,23 +6,24 @@ leaves the worklist (redirected, rejected, cancelled).
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from painflow_assessment.tables import IntakeItem
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope, PoisonMessage
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.dates import utcnow
+from painflow_shared.unit_of_work import UnitOfWork
 
-INTAKE_STATUS = {
-    "painflow.referral.received": "awaiting-triage",
-    "painflow.referral.accepted": "ready-for-intake",
-    "painflow.referral.redirected": "closed-redirected",
-    "painflow.referral.rejected": "closed-rejected",
-    "painflow.referral.cancelled": "closed-cancelled",
+INTAKE_STATUS: dict[str, str] = {
+    ReferralEvent.RECEIVED: "awaiting-triage",
+    ReferralEvent.ACCEPTED: "ready-for-intake",
+    ReferralEvent.REDIRECTED: "closed-redirected",
+    ReferralEvent.REJECTED: "closed-rejected",
+    ReferralEvent.CANCELLED: "closed-cancelled",
 }
 
 
-def track_referral(session: Session, event: Envelope) -> None:
+def track_referral(uow: UnitOfWork, event: Envelope) -> None:
+    session = uow.session
     service_request = event.first("ServiceRequest")
     episode = event.first("EpisodeOfCare")
     if service_request is None:

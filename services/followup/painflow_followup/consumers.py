@@ -9,27 +9,28 @@ from sqlmodel import Session, select
 from painflow_followup.tables import JourneyEntry
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope, PoisonMessage
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.search_params import parse_date_value
+from painflow_shared.unit_of_work import UnitOfWork
 
-REFERRAL_STEPS = {
-    "painflow.referral.received": "referral",
-    "painflow.referral.accepted": "triage",
-    "painflow.referral.redirected": "triage",
-    "painflow.referral.rejected": "triage",
-    "painflow.referral.cancelled": "referral",
+REFERRAL_STEPS: dict[str, str] = {
+    ReferralEvent.RECEIVED: "referral",
+    ReferralEvent.ACCEPTED: "triage",
+    ReferralEvent.REDIRECTED: "triage",
+    ReferralEvent.REJECTED: "triage",
+    ReferralEvent.CANCELLED: "referral",
 }
 
 
-def record_referral_step(session: Session, event: Envelope) -> None:
+def record_referral_step(uow: UnitOfWork, event: Envelope) -> None:
+    session = uow.session
     service_request, task = event.first("ServiceRequest"), event.first("Task")
     episode = event.first("EpisodeOfCare")
     if service_request is None or task is None:
         raise PoisonMessage("a referral event without its ServiceRequest and Task")
     episode_id = episode["id"] if episode else None
-    if event.type == "painflow.referral.received" and not _journey_started(
-        session, event.patient_id
-    ):
+    if event.type == ReferralEvent.RECEIVED and not _journey_started(session, event.patient_id):
         _start_journey(session, event, episode)
     session.add(
         JourneyEntry(

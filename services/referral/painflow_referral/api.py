@@ -7,43 +7,50 @@ transaction never blocks the event loop.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from painflow_referral import cases
-from painflow_referral.bundle_plan import ACCEPTED_TYPES
+from painflow_referral.handlers import ReferralHandlers
 from painflow_referral.single import create_one, remote_entries, update_one
-from painflow_referral.transactions import run_batch, run_in_transaction, run_transaction
 from painflow_shared.disconnect import run_cancellable
 from painflow_shared.fhir.bundle_limits import check_entry_count
-from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
-from painflow_shared.fhir.http import parse_if_match, read_body, read_fhir_body, resource_headers
+from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed
+from painflow_shared.fhir.http import read_body, read_fhir_body
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.patch import apply_json_patch, read_json_patch
+from painflow_shared.fhir.patch import read_json_patch
+from painflow_shared.fhir.versions import parse_if_match, resource_headers
 from painflow_shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/fhir", tags=["referral"])
-CREATABLE = ACCEPTED_TYPES
-UPDATABLE = ACCEPTED_TYPES | {"Task"}
+
+
+def get_handlers(request: Request) -> ReferralHandlers:
+    handlers: ReferralHandlers = request.app.state.referral
+    return handlers
+
+
+HandlersDep = Annotated[ReferralHandlers, Depends(get_handlers)]
 
 
 @router.post("")
 @router.post("/")
-async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Response:
+async def transaction_or_batch(
+    request: Request, runtime: RuntimeDep, handlers: HandlersDep
+) -> Response:
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     check_entry_count(body, runtime.settings.max_bundle_entries)
     kind = body.get("type")
     # until it commits, the work stops when the client disconnects (run_cancellable)
     if kind == "batch" and body.get("resourceType") == "Bundle":
         # a batch's entries stand alone: each is validated (and may fail) on its own
-        return fhir_response(await run_cancellable(request, partial(run_batch, request.app, body)))
+        return fhir_response(await run_cancellable(request, partial(handlers.submit_batch, body)))
     parse_resource(body, expected_type="Bundle")
     if kind == "transaction":
-        work = partial(run_transaction, request.app, body)
+        work = partial(handlers.submit_transaction, body)
         return fhir_response(await run_cancellable(request, work))
     raise InvalidRequest(
         "POST to the base takes a Bundle of type transaction or batch", expression="Bundle.type"
@@ -51,17 +58,19 @@ async def transaction_or_batch(request: Request, runtime: RuntimeDep) -> Respons
 
 
 @router.post("/{resource_type}")
-async def create(resource_type: str, request: Request, runtime: RuntimeDep) -> Response:
-    _check_type(resource_type, CREATABLE, "create")
+async def create(
+    resource_type: str, request: Request, runtime: RuntimeDep, handlers: HandlersDep
+) -> Response:
+    runtime.require(resource_type, "create")
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     parse_resource(body, expected_type=resource_type)
     if_none_exist = request.headers.get("if-none-exist")
     extra = (
-        await run_in_threadpool(remote_entries, request.app, body)
+        await run_in_threadpool(remote_entries, handlers.remote, body)
         if resource_type == "ServiceRequest"
         else []
     )
-    stored, status = await run_in_threadpool(create_one, request.app, body, if_none_exist, extra)
+    stored, status = await run_in_threadpool(create_one, handlers, body, if_none_exist, extra)
     return fhir_response(
         stored, status_code=status, headers=resource_headers(stored, runtime.base_url)
     )
@@ -69,9 +78,13 @@ async def create(resource_type: str, request: Request, runtime: RuntimeDep) -> R
 
 @router.put("/{resource_type}/{resource_id}")
 async def update(
-    resource_type: str, resource_id: str, request: Request, runtime: RuntimeDep
+    resource_type: str,
+    resource_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    handlers: HandlersDep,
 ) -> Response:
-    _check_type(resource_type, UPDATABLE, "update")
+    runtime.require(resource_type, "update")
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     parse_resource(body, expected_type=resource_type)
     if body.get("id") != resource_id:
@@ -79,32 +92,23 @@ async def update(
     if_match = request.headers.get("if-match")
     if resource_type == "Task":
         version = parse_if_match(if_match)
-        stored = await run_in_threadpool(
-            run_in_transaction,
-            request.app,
-            lambda ctx: cases.coordinator_update(ctx, body, version),
-        )
+        stored = await run_in_threadpool(handlers.update_task, body, version)
         status = 200
     else:
         parse_if_match(if_match)  # a malformed precondition is a 400 before any work
-        stored, status = await run_in_threadpool(update_one, request.app, body, if_match)
+        stored, status = await run_in_threadpool(update_one, handlers, body, if_match)
     headers = resource_headers(stored, runtime.base_url)
     return fhir_response(stored, status_code=status, headers=headers)
 
 
 @router.patch("/Task/{task_id}")
-async def patch_task(task_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def patch_task(
+    task_id: str, request: Request, runtime: RuntimeDep, handlers: HandlersDep
+) -> Response:
     raw = await read_body(request, runtime.settings.max_body_bytes)
     operations = read_json_patch(request.headers.get("content-type"), raw)
     if_match = parse_if_match(request.headers.get("if-match"))
-
-    def work(ctx: Any) -> dict[str, Any]:
-        current = ctx.store.read("Task", task_id)
-        patched = apply_json_patch(current, operations, allowed=cases.COORDINATOR_FIELDS)
-        parse_resource(patched, expected_type="Task")
-        return cases.coordinator_update(ctx, patched, if_match)
-
-    stored = await run_in_threadpool(run_in_transaction, request.app, work)
+    stored = await run_in_threadpool(handlers.patch_task, task_id, operations, if_match)
     return fhir_response(stored, headers=resource_headers(stored, runtime.base_url))
 
 
@@ -114,10 +118,3 @@ async def delete(resource_type: str, resource_id: str) -> Response:
         f"{resource_type} is not deleted here: "
         "revoke a referral with ServiceRequest.status = revoked"
     )
-
-
-def _check_type(resource_type: str, allowed: frozenset[str], interaction: str) -> None:
-    if resource_type not in allowed:
-        raise NotFound(
-            f"{interaction} of {resource_type} is not supported here; see /fhir/metadata"
-        )

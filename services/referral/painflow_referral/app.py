@@ -2,75 +2,56 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlmodel import Session
 
 from painflow_referral import api
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
-from painflow_referral.consumers import followup_handlers
-from painflow_referral.context import IntakeContext
-from painflow_referral.domain.policy import load_policy
-from painflow_referral.events import EventTarget
+from painflow_referral.handlers import ReferralHandlers
+from painflow_referral.policies import load_triage_policy
+from painflow_referral.remote import RemoteFhir
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
-from painflow_shared.events.topics import FOLLOWUP_TOPIC, REFERRAL_TOPIC
-from painflow_shared.fhir.capability import (
-    READS,
-    ResourceCapability,
-    capability_statement,
-    metadata_router,
-)
-from painflow_shared.fhir.routes import read_router
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.service import ServiceSpec, build_service
+from painflow_shared.events.topics import FOLLOWUP_TOPIC
+from painflow_shared.fhir.capability import READS, ResourceCapability
+from painflow_shared.fhir.remote_client import RemoteFhirClient
+from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
-    registry = referral_registry()
-    overrides = (
-        {} if settings.require_coverage is None else {"require_coverage": settings.require_coverage}
-    )
-    policy = load_policy(settings.triage_policy_file, overrides)
-    remote_policy = settings.remote_policy()
-    statement = capability_statement(
-        service="referral",
-        base_url=settings.public_base_url,
-        registry=registry,
-        resources=_capabilities(),
-        system_interactions=("transaction", "batch"),
-    )
-    target = EventTarget(
-        topic=settings.topic(REFERRAL_TOPIC),
-        base_url=settings.public_base_url.rstrip("/"),
-        max_event_bytes=settings.max_event_bytes,
-    )
-
-    def intake_context(session: Session) -> IntakeContext:
-        return IntakeContext(
-            session=session,
-            store=ResourceStore(session, registry),
-            policy=policy,
-            events=target,
-            remote_policy=remote_policy,
-        )
-
-    spec = ServiceSpec(
+    declaration = ServiceDeclaration(
         title="Painflow referral service",
         migrations_dir=MIGRATIONS,
-        registry=registry,
-        routers=[metadata_router(statement), api.router, read_router(OWNED_TYPES)],
-        subscriptions={FOLLOWUP_TOPIC: followup_handlers(intake_context)},
+        registry=referral_registry(),
+        resources=_capabilities(),
+        system_interactions=("transaction", "batch"),
+        routers=[api.router],
     )
-    app = build_service(settings, spec)
-    app.state.session_factory = partial(Session, app.state.runtime.engine, expire_on_commit=False)
-    app.state.intake_context = intake_context
+    app = build_service(settings, declaration)
+    handlers = _handlers(settings, app)
+    declaration.subscriptions[FOLLOWUP_TOPIC] = handlers.event_handlers()
+    app.state.referral = handlers
     return app
+
+
+def _handlers(settings: ReferralSettings, app: FastAPI) -> ReferralHandlers:
+    remote_policy = settings.remote_policy()
+    client = RemoteFhirClient(
+        policy=remote_policy,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.fetch_timeout_seconds,
+        attempts=settings.fetch_attempts,
+    )
+    return ReferralHandlers(
+        units=app.state.runtime.units,
+        policy=load_triage_policy(settings),
+        remote_policy=remote_policy,
+        remote=RemoteFhir(client),
+    )
 
 
 def _capabilities() -> list[ResourceCapability]:

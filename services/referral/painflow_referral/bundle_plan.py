@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from painflow_shared.fhir.errors import InvalidRequest, Issue, PreconditionFailed
-from painflow_shared.fhir.http import parse_if_match
+from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.references import is_relative, parse_relative, reference_string
-from painflow_shared.fhir.store import new_id
+from painflow_shared.fhir.search_params import identifier_query
+from painflow_shared.fhir.versions import parse_if_match
 
 ACCEPTED_TYPES = frozenset(
     {
@@ -101,7 +102,8 @@ def _plan_create(
 ) -> PlannedEntry:
     query = request.get("ifNoneExist")
     if not query and resource["resourceType"] == "Patient":
-        query = _identifier_query(resource)  # the EHR's identifier names one person here
+        # the EHR's identifiers name one person here: any of them matches
+        query = identifier_query(patient_identifiers(resource))
     if query:
         found = match(resource["resourceType"], query)
         if len(found) > 1:
@@ -129,12 +131,6 @@ def _plan_update(index: int, resource: dict[str, Any], request: dict[str, Any]) 
     if_match = request.get("ifMatch")
     version = parse_if_match(if_match) if isinstance(if_match, str) else None
     return PlannedEntry(index, dict(resource), "update", rid, version)
-
-
-def _identifier_query(resource: dict[str, Any]) -> str | None:
-    """``identifier=s1|v1,s2|v2``: any of the Patient's identifiers names the same person."""
-    tokens = [f"{i['system']}|{i['value']}" for i in patient_identifiers(resource)]
-    return f"identifier={','.join(tokens)}" if tokens else None
 
 
 def patient_identifiers(resource: dict[str, Any]) -> list[dict[str, str]]:

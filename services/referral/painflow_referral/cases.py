@@ -18,6 +18,7 @@ from painflow_referral.domain.task_flow import (
 )
 from painflow_referral.reference_rules import check_references
 from painflow_referral.tables import ReferralCase
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import NotFound
 
@@ -54,7 +55,7 @@ def set_task_status(
     case: ReferralCase,
     target: str,
     reason: str | None = None,
-    event_type: str | None = None,
+    event_type: ReferralEvent | None = None,
 ) -> dict[str, Any]:
     """The program moves a Task (redirect, cancellation, follow-up); the rules still apply.
 
@@ -75,7 +76,7 @@ def _save_task(
     current: dict[str, Any],
     merged: dict[str, Any],
     if_match: int | None,
-    event_type: str | None = None,
+    event_type: ReferralEvent | None = None,
 ) -> dict[str, Any]:
     changed = merged["status"] != current["status"]
     merged["lastModified"] = fhir_instant()
@@ -84,7 +85,7 @@ def _save_task(
         _follow_episode(ctx, case, task["status"])
         event_type = event_type or EVENT_FOR_STATUS.get(task["status"])
         if event_type:
-            events.publish_referral_event(ctx.session, ctx.store, ctx.events, event_type, case)
+            events.publish_referral_event(ctx.uow, event_type, case)
     return task
 
 

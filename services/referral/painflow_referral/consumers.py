@@ -6,21 +6,13 @@ a ``next-step`` that recommends discharge completes it. The EHR sees this on the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlmodel import Session
-
 from painflow_referral.cases import open_cases, set_task_status
 from painflow_referral.context import IntakeContext
-from painflow_shared.events.consumer import Handler
+from painflow_shared.codes import CodeSystem, NextStep
 from painflow_shared.events.envelope import Envelope
+from painflow_shared.events.types import FollowupEvent
 
-NEXT_STEP_SYSTEM = "https://painflow.dev/fhir/CodeSystem/next-step"
-IN_PROGRESS_EVENTS = (
-    "painflow.followup.followup-scheduled",
-    "painflow.followup.outcome-recorded",
-    "painflow.followup.next-step",
-)
+NEXT_STEP_SYSTEM = CodeSystem.NEXT_STEP
 
 
 def advance_referrals(ctx: IntakeContext, event: Envelope) -> None:
@@ -32,14 +24,14 @@ def advance_referrals(ctx: IntakeContext, event: Envelope) -> None:
 
 
 def _recommends_discharge(event: Envelope) -> bool:
-    if event.type != "painflow.followup.next-step":
+    if event.type != FollowupEvent.NEXT_STEP:
         return False
     for resource_type in ("ServiceRequest", "CarePlan"):
         for resource in event.resources(resource_type):
             concept = resource.get("code") or {}
             codings = concept.get("coding", []) if isinstance(concept, dict) else []
             if any(
-                c.get("system") == NEXT_STEP_SYSTEM and c.get("code") == "discharge"
+                c.get("system") == NEXT_STEP_SYSTEM and c.get("code") == NextStep.DISCHARGE
                 for c in codings
             ):
                 return True
@@ -48,10 +40,3 @@ def _recommends_discharge(event: Envelope) -> bool:
 
 def _reason(target: str) -> str:
     return "discharged by the pain program" if target == "completed" else "follow-up under way"
-
-
-def followup_handlers(make_context: Callable[[Session], IntakeContext]) -> dict[str, Handler]:
-    def handle(session: Session, event: Envelope) -> None:
-        advance_referrals(make_context(session), event)
-
-    return {event_type: handle for event_type in IN_PROGRESS_EVENTS}

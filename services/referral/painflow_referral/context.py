@@ -1,4 +1,5 @@
-"""What intake and case handling work with: one session, its store, the policy, the event target."""
+"""What intake and case handling work with: the unit of work (session, store, recorded events)
+and the service's own dependencies (the triage policy, the trusted remote bases, today)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,26 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session
 
 from painflow_referral.domain.policy import TriagePolicy
-from painflow_referral.events import EventTarget
 from painflow_shared.fhir.remote_policy import RemotePolicy
 from painflow_shared.fhir.store import ResourceStore
+from painflow_shared.unit_of_work import UnitOfWork
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 @dataclass
 class IntakeContext:
-    session: Session
-    store: ResourceStore
+    uow: UnitOfWork
     policy: TriagePolicy
-    events: EventTarget
-    today: Callable[[], date] = lambda: datetime.now(UTC).date()
+    today: Callable[[], date] = _today
     remote_policy: RemotePolicy = field(default_factory=RemotePolicy)  # absolute references
+
+    @property
+    def session(self) -> Session:
+        return self.uow.session
+
+    @property
+    def store(self) -> ResourceStore:
+        return self.uow.store

@@ -9,7 +9,7 @@ and coverage), so an event holds each resource's current version, never its hist
 An event is bounded. Document content travels by reference: a DocumentReference's
 ``content[].attachment.data`` is dropped and its ``url`` points at the document here
 (``{base}/DocumentReference/{id}``, unless the sender gave one), so a scanned letter never
-rides on the topic. And ``record_event`` refuses an event over the service's
+rides on the topic. And the unit of work refuses an event over the service's
 ``max_event_bytes`` (413, nothing stored), so what is accepted can always be delivered.
 """
 
@@ -17,24 +17,16 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
 from painflow_referral.tables import ReferralCase
-from painflow_shared.events.envelope import build_event
-from painflow_shared.events.limits import MAX_EVENT_BYTES
-from painflow_shared.events.outbox import record_event
-from painflow_shared.fhir.references import parse_relative, reference_of, reference_string
+from painflow_shared.events.types import ReferralEvent
+from painflow_shared.fhir.references import reference_of, reference_string
 from painflow_shared.fhir.search import find_resources
 from painflow_shared.fhir.store import ResourceStore
-
-RECEIVED = "painflow.referral.received"
-ACCEPTED = "painflow.referral.accepted"
-REDIRECTED = "painflow.referral.redirected"
-REJECTED = "painflow.referral.rejected"
-CANCELLED = "painflow.referral.cancelled"
+from painflow_shared.unit_of_work import UnitOfWork
 
 _BY_PATIENT = (
     ("Condition", "patient"),
@@ -45,16 +37,9 @@ _BY_PATIENT = (
 )
 
 
-@dataclass(frozen=True)
-class EventTarget:
-    topic: str
-    base_url: str
-    max_event_bytes: int = MAX_EVENT_BYTES  # the service's setting of the same name
-
-
-def publish_referral_event(
-    session: Session, store: ResourceStore, target: EventTarget, event_type: str, case: ReferralCase
-) -> None:
+def publish_referral_event(uow: UnitOfWork, event_type: ReferralEvent, case: ReferralCase) -> None:
+    """Record a referral event on the unit of work; it is staged when the work commits."""
+    store = uow.store
     service_request = store.read("ServiceRequest", case.service_request_id)
     task = store.read("Task", case.task_id)
     include = [
@@ -62,17 +47,11 @@ def publish_referral_event(
         task,
         store.read("EpisodeOfCare", case.episode_id),
     ]
-    include += _patient_record(session, store, case.patient_id, target.base_url)
+    include += _patient_record(uow.session, store, case.patient_id, uow.source.base_url)
     include += _requesters(store, service_request)
-    envelope = build_event(
-        event_type=event_type,
-        service="referral",
-        base_url=target.base_url,
-        patient_id=case.patient_id,
-        focus=[service_request, task],
-        include=include,
+    uow.publish(
+        event_type, patient_id=case.patient_id, focus=[service_request, task], include=include
     )
-    record_event(session, target.topic, envelope, max_bytes=target.max_event_bytes)
 
 
 def _patient_record(
@@ -110,9 +89,5 @@ def _attachment_by_reference(attachment: dict[str, Any], url: str) -> dict[str, 
 
 
 def _requesters(store: ResourceStore, service_request: dict[str, Any]) -> list[dict[str, Any]]:
-    ref = reference_of(service_request.get("requester"))
-    if not ref or "/" not in ref or ref.startswith("http"):
-        return []
-    resource_type, resource_id = parse_relative(ref)
-    found = store.find(resource_type, resource_id)
+    found = store.resolve(reference_of(service_request.get("requester")))
     return [found] if found else []

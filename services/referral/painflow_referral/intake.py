@@ -22,6 +22,7 @@ from painflow_referral.domain.referral import (
     REDIRECTED_STATUS,
     episode_of_care,
     is_red_flag,
+    reason_references,
     referral_facts,
     referral_issues,
     triage_task,
@@ -30,17 +31,20 @@ from painflow_referral.domain.task_flow import EPISODE_STATUS_FOR
 from painflow_referral.domain.triage import triage
 from painflow_referral.reference_rules import reference_problems
 from painflow_referral.tables import PatientIdentity, ReferralCase
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.errors import BusinessRuleViolation, Conflict, InvalidRequest, Issue
 from painflow_shared.fhir.reference_check import Written
-from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.references import parse_relative, reference_of
 from painflow_shared.fhir.search import find_resources
+from painflow_shared.fhir.search_params import token
+from painflow_shared.unit_of_work import ConcurrentWrite
 
 
 @dataclass
 class EntryResult:
     entry: PlannedEntry
     resource: dict[str, Any]
-    status: str  # "201 Created" / "200 OK"
+    status: int  # 201 when created, 200 otherwise
 
 
 @dataclass
@@ -89,7 +93,7 @@ def _match(ctx: IntakeContext, resource_type: str, query: str) -> list[str]:
 def identifier_key(service_request: dict[str, Any]) -> str | None:
     for identifier in service_request.get("identifier") or []:
         if identifier.get("system") and identifier.get("value"):
-            return f"{identifier['system']}|{identifier['value']}"
+            return token(identifier)
     return None
 
 
@@ -136,33 +140,32 @@ def _patient_of(ctx: IntakeContext, plan: BundlePlan, subject: str) -> dict[str,
     for entry in plan.of_type("Patient"):
         if entry.reference == subject:
             return entry.resource
-    if is_relative(subject) and subject.startswith("Patient/"):
-        return ctx.store.find(*parse_relative(subject))
-    return None
+    return ctx.store.resolve(subject, "Patient")
 
 
 def _write(ctx: IntakeContext, entry: PlannedEntry) -> EntryResult:
     if entry.method == "match":
-        return EntryResult(entry, ctx.store.read(entry.type, entry.id), "200 OK")
+        return EntryResult(entry, ctx.store.read(entry.type, entry.id), 200)
     if entry.method == "update":
         stored, created = ctx.store.update(entry.resource, if_match=entry.if_match)
-        result = EntryResult(entry, stored, "201 Created" if created else "200 OK")
+        result = EntryResult(entry, stored, 201 if created else 200)
     else:
         stored = ctx.store.create(entry.resource, resource_id=entry.id)
-        result = EntryResult(entry, stored, "201 Created")
+        result = EntryResult(entry, stored, 201)
     if entry.type == "Patient":
         _claim_identifiers(ctx, stored)
     return result
 
 
 def _claim_identifiers(ctx: IntakeContext, patient: dict[str, Any]) -> None:
-    """A concurrent intake of the same person fails here (unique key) and is retried as a match."""
+    """A concurrent intake of the same person fails here (unique key, or its identity row
+    committed after our match ran) and is retried once, when it is found as a match."""
     for identifier in patient_identifiers(patient):
         owner = ctx.session.get(PatientIdentity, (identifier["system"], identifier["value"]))
         if owner is None:
             ctx.session.add(PatientIdentity(**identifier, patient_id=patient["id"]))
         elif owner.patient_id != patient["id"]:
-            raise Conflict(
+            raise ConcurrentWrite(
                 f"an identifier of this Patient already names Patient/{owner.patient_id}",
                 expression="Patient.identifier",
             )
@@ -195,7 +198,7 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
     )
     ctx.session.add(case)
     ctx.session.flush()
-    events.publish_referral_event(ctx.session, ctx.store, ctx.events, events.RECEIVED, case)
+    events.publish_referral_event(ctx.uow, ReferralEvent.RECEIVED, case)
     if is_red_flag(decision):
         _redirect(ctx, case, decision.reason)
     return case
@@ -203,22 +206,20 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
 
 def _redirect(ctx: IntakeContext, case: ReferralCase, reason: str) -> None:
     """A red flag: the referral leaves the interventional path for urgent care."""
-    cases.set_task_status(ctx, case, REDIRECTED_STATUS, reason, event_type=events.REDIRECTED)
+    cases.set_task_status(ctx, case, REDIRECTED_STATUS, reason, event_type=ReferralEvent.REDIRECTED)
 
 
 def _conditions(
     ctx: IntakeContext, plan: BundlePlan, service_request: dict[str, Any], patient_ref: str
 ) -> list[dict[str, Any]]:
     """The referral's reasons (reasonReference) and the patient's Conditions sent with it."""
-    wanted = {reference_of(r) for r in service_request.get("reasonReference") or []}
     found = {
         e.reference: e.resource
         for e in plan.of_type("Condition")
         if reference_of(e.resource.get("subject")) == patient_ref
     }
-    for ref in wanted - set(found):
-        if ref and is_relative(ref) and ref.startswith("Condition/"):
-            condition = ctx.store.find(*parse_relative(ref))
-            if condition is not None:
-                found[ref] = condition
+    for ref in reason_references(service_request) - set(found):
+        condition = ctx.store.resolve(ref, "Condition")
+        if condition is not None:
+            found[ref] = condition
     return list(found.values())

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from painflow_referral.domain.policy import DEFAULT_POLICY
+from painflow_referral.policies import DEFAULT_POLICY
 from painflow_shared.fhir.remote_policy import RemotePolicy, parse_base
 from painflow_shared.settings import SharedSettings
 

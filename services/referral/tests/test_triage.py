@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from painflow_referral.domain.policy import load_policy
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageOutcome, triage
+from painflow_referral.policies import load_policy
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 TODAY = date(2026, 11, 23)

@@ -10,8 +10,9 @@ from painflow_scheduling import api
 from painflow_scheduling.consumers import REFERRAL_HANDLERS
 from painflow_scheduling.settings import SchedulingSettings
 from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.fhir.capability import ResourceCapability
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
-from painflow_shared.service import build_projection_service
+from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 OWNED_TYPES = ["Schedule", "Slot", "Appointment", "Procedure", "Task"]
@@ -30,12 +31,12 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
             "Task": [SearchParam("patient", "reference", "for", target="Patient")],
         }
     )
-    return build_projection_service(
-        settings,
+    declaration = ServiceDeclaration(
         title="Painflow scheduling service",
         migrations_dir=MIGRATIONS,
         registry=registry,
-        owned_types=OWNED_TYPES,
-        router=api.router,
+        resources=[ResourceCapability(t) for t in OWNED_TYPES],
+        routers=[api.router],
         subscriptions={REFERRAL_TOPIC: REFERRAL_HANDLERS},
     )
+    return build_service(settings, declaration)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
 from painflow_scheduling.tables import SafetyProfile
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope, PoisonMessage
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.dates import utcnow
+from painflow_shared.unit_of_work import UnitOfWork
 
-OPENS = {"painflow.referral.received", "painflow.referral.accepted"}
+OPENS = {ReferralEvent.RECEIVED, ReferralEvent.ACCEPTED}
 CLOSES = {
-    "painflow.referral.redirected",
-    "painflow.referral.rejected",
-    "painflow.referral.cancelled",
+    ReferralEvent.REDIRECTED,
+    ReferralEvent.REJECTED,
+    ReferralEvent.CANCELLED,
 }
 
 
-def update_safety_profile(session: Session, event: Envelope) -> None:
+def update_safety_profile(uow: UnitOfWork, event: Envelope) -> None:
+    session = uow.session
     service_request = event.first("ServiceRequest")
     if service_request is None:
         raise PoisonMessage("a referral event without its ServiceRequest")

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -27,22 +28,22 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session
 
 from painflow_shared.contracts import ContractViolation, EventContracts
-from painflow_shared.db import session_scope
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
 from painflow_shared.events.inbox import already_handled, mark_handled
 from painflow_shared.events.topics import dlq_topic
 from painflow_shared.fhir.errors import FhirError
 
+if TYPE_CHECKING:
+    from painflow_shared.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
 
-Handler = Callable[[Session, Envelope], None]
+Handler = Callable[["UnitOfWork", Envelope], None]  # effects and events in one transaction
 _EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 
@@ -85,7 +86,7 @@ class EventConsumer:
         self,
         *,
         name: str,
-        engine: Engine,
+        units: UnitOfWorkFactory,
         consumer_factory: Callable[[], KafkaConsumer],
         producer_factory: Callable[[], KafkaProducer],
         handlers: dict[str, Handler],
@@ -95,7 +96,7 @@ class EventConsumer:
         before_connect: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
-        self.engine = engine
+        self.units = units
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self.handlers = handlers
@@ -247,13 +248,13 @@ class EventConsumer:
                     raise InterruptedError("stopping while retrying") from exc
 
     def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
-        with session_scope(self.engine) as session:
-            if already_handled(session, self.name, envelope.id):
+        with self.units.begin() as uow:
+            if already_handled(uow.session, self.name, envelope.id):
                 self.stats.duplicates += 1
                 return
-            handler(session, envelope)
+            handler(uow, envelope)
             mark_handled(
-                session,
+                uow.session,
                 consumer=self.name,
                 event_id=envelope.id,
                 event_type=envelope.type,

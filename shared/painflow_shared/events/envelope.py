@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from painflow_shared.fhir.dates import fhir_instant
+from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.media import FHIR_JSON
 from painflow_shared.fhir.references import reference_to
-from painflow_shared.fhir.store import new_id
 
 EVENT_TYPE_SYSTEM = "https://painflow.dev/fhir/CodeSystem/event-type"
 REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")

@@ -11,15 +11,18 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from painflow_shared.events.limits import TOPIC_MAX_MESSAGE_BYTES
+from painflow_shared.events.types import (  # noqa: F401  (the topic names' one home)
+    ALL_TOPICS,
+    ASSESSMENT_TOPIC,
+    FOLLOWUP_TOPIC,
+    REFERRAL_TOPIC,
+    SCHEDULING_TOPIC,
+)
 from painflow_shared.settings import SharedSettings
 
 log = logging.getLogger(__name__)
 
-REFERRAL_TOPIC = "painflow.referral.v1"
-ASSESSMENT_TOPIC = "painflow.assessment.v1"
-SCHEDULING_TOPIC = "painflow.scheduling.v1"
-FOLLOWUP_TOPIC = "painflow.followup.v1"
-ALL_TOPICS = (REFERRAL_TOPIC, ASSESSMENT_TOPIC, SCHEDULING_TOPIC, FOLLOWUP_TOPIC)
+
 # Set on every topic we create, so the size limit does not depend on the broker's defaults.
 TOPIC_CONFIGS = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
 

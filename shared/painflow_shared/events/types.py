@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from painflow_shared.events.topics import (
-    ASSESSMENT_TOPIC,
-    FOLLOWUP_TOPIC,
-    REFERRAL_TOPIC,
-    SCHEDULING_TOPIC,
-)
+# One topic per publishing service; events/topics.py creates them (with a .dlq beside each).
+REFERRAL_TOPIC = "painflow.referral.v1"
+ASSESSMENT_TOPIC = "painflow.assessment.v1"
+SCHEDULING_TOPIC = "painflow.scheduling.v1"
+FOLLOWUP_TOPIC = "painflow.followup.v1"
+ALL_TOPICS = (REFERRAL_TOPIC, ASSESSMENT_TOPIC, SCHEDULING_TOPIC, FOLLOWUP_TOPIC)
 
 
 class ReferralEvent(StrEnum):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from painflow_shared.fhir.dates import fhir_instant
+from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.search import SearchPage
-from painflow_shared.fhir.store import ResourceVersion, new_id
+from painflow_shared.fhir.store import ResourceVersion
 
 
 def full_url(base: str, resource: dict[str, Any]) -> str:

@@ -1,26 +1,16 @@
-"""HTTP details of FHIR REST: reading bodies, ETags, preconditions, response headers."""
+"""HTTP details of FHIR REST: reading bodies within their limits (ETags and preconditions are
+in versions.py)."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from email.utils import format_datetime
 from typing import Any
 
 from fastapi import Request
 
-from painflow_shared.fhir.errors import (
-    InvalidRequest,
-    PayloadTooLarge,
-    PreconditionFailed,
-    UnsupportedMediaType,
-)
+from painflow_shared.fhir.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from painflow_shared.fhir.media import declares_other_charset, is_fhir_json
 from painflow_shared.fhir.negotiation import negotiate
-from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
 from painflow_shared.fhir.parse import read_json
-
-_ETAG = re.compile(r'^(W/)?"(?P<version>[0-9]+)"$', re.ASCII)
 
 
 async def read_fhir_body(request: Request, limit: int) -> dict[str, Any]:
@@ -48,37 +38,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         received += len(chunk)
         if received > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+            raise body_too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """``W/"3"`` -> 3. A malformed precondition is a 400, never silently ignored."""
-    if value is None:
-        return None
-    match = _ETAG.match(value.strip())
-    if not match:
-        raise InvalidRequest('If-Match must be an ETag such as W/"3"', expression="If-Match")
-    try:
-        return parse_bounded_int(match["version"], name="If-Match", maximum=MAX_INT32, minimum=1)
-    except NumberOutOfRange as exc:  # a version no resource can have is never the current one
-        raise PreconditionFailed("If-Match names a version no resource has") from exc
-
-
-def resource_headers(resource: dict[str, Any], base: str | None = None) -> dict[str, str]:
-    """ETag, Last-Modified and (with ``base``) Location of a stored resource."""
-    meta = resource.get("meta") or {}
-    headers = {"ETag": f'W/"{meta.get("versionId", "1")}"'}
-    if meta.get("lastUpdated"):
-        headers["Last-Modified"] = _http_date(meta["lastUpdated"])
-    if base:
-        version = meta.get("versionId", "1")
-        headers["Location"] = (
-            f"{base}/{resource['resourceType']}/{resource['id']}/_history/{version}"
-        )
-    return headers
-
-
-def _http_date(instant: str) -> str:
-    return format_datetime(datetime.fromisoformat(instant.replace("Z", "+00:00")), usegmt=True)
+def body_too_large(limit: int) -> PayloadTooLarge:
+    """The one 413 for a body over the limit, whether declared or counted while streaming."""
+    return PayloadTooLarge(f"the body is larger than {limit} bytes")

@@ -14,17 +14,17 @@ from starlette.responses import Response
 
 from painflow_shared.fhir.bundles import history, searchset
 from painflow_shared.fhir.errors import InvalidRequest, NotFound
-from painflow_shared.fhir.http import resource_headers
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.negotiation import negotiate, prefers_lenient, wants_pretty
 from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
 from painflow_shared.fhir.outcomes import operation_outcome
-from painflow_shared.fhir.references import is_relative, parse_relative, reference_of
+from painflow_shared.fhir.references import reference_of
 from painflow_shared.fhir.search import Include, SearchPage, page_links, parse_query, run_search
 from painflow_shared.fhir.search_params import values_at
 from painflow_shared.fhir.search_query import read_shaping
 from painflow_shared.fhir.store import ResourceStore
 from painflow_shared.fhir.subsetting import subset
+from painflow_shared.fhir.versions import resource_headers
 from painflow_shared.runtime import RuntimeDep, SessionDep
 
 
@@ -125,11 +125,8 @@ def _includes(
     for include in includes:
         for resource in page.resources:
             for ref in _references(resource, include.param.path):
-                if ref in found or not is_relative(ref):
-                    continue
-                target_type, target_id = parse_relative(ref)
-                target = store.find(target_type, target_id)
-                if target is not None and include.target in (None, target_type):
+                target = None if ref in found else store.resolve(ref, include.target)
+                if target is not None:
                     found[ref] = target
     return list(found.values())
 

@@ -160,3 +160,14 @@ def _upper_bound(low: datetime, text: str) -> datetime:
     if len(text) == 16:
         return low + timedelta(minutes=1)
     return low + timedelta(seconds=1)
+
+
+def token(identifier: dict[str, Any]) -> str:
+    """An Identifier or Coding as a search token, ``system|value`` (``system|code``)."""
+    return f"{identifier['system']}|{identifier.get('value', identifier.get('code'))}"
+
+
+def identifier_query(identifiers: list[dict[str, Any]]) -> str | None:
+    """``identifier=s1|v1,s2|v2``: any of them matches (search OR), or None when there is none."""
+    tokens = [token(i) for i in identifiers]
+    return f"identifier={','.join(tokens)}" if tokens else None

@@ -7,7 +7,6 @@ Resources are kept as JSON with their current version in ``fhir_resource`` and e
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,8 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
+from painflow_shared.fhir.ids import new_id
+from painflow_shared.fhir.references import is_relative, parse_relative
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
 
@@ -61,10 +62,6 @@ class SearchIndexEntry(SQLModel, table=True):
     system: str | None = Field(default=None, max_length=255)
     value: str = Field(max_length=512)
     date_value: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class ResourceStore:
@@ -115,6 +112,18 @@ class ResourceStore:
     def find(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
         current = self._current(resource_type, resource_id)
         return None if current is None or current.deleted else dict(current.content)
+
+    def resolve(
+        self, reference: str | None, resource_type: str | None = None
+    ) -> dict[str, Any] | None:
+        """What a relative reference (``Type/id``) names here, if it is stored (and of
+        ``resource_type`` when given); None for absolute, contained or unknown references."""
+        if not reference or not is_relative(reference):
+            return None
+        target_type, target_id = parse_relative(reference)
+        if resource_type is not None and target_type != resource_type:
+            return None
+        return self.find(target_type, target_id)
 
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> dict[str, Any]:
         row = self.session.get(ResourceVersion, (resource_type, resource_id, version_id))

@@ -1,14 +1,14 @@
-"""Pytest fixtures for real-infrastructure tests (registered by the repository's conftest.py).
-
-The platform fixture runs the four services as real HTTP servers in this process, each on its
-own fresh PostgreSQL database and on Kafka topics unique to this run, and captures every span.
+"""Pytest fixtures and helpers for real-infrastructure tests (registered by the repository's
+conftest.py): the FHIR samples, the run's Kafka and span capture, settings for a service under
+test, and polling. Nothing here knows a service: the four-service ``platform`` fixture lives with
+the tests that use it (tests/integration/conftest.py).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,9 @@ from painflow_shared.telemetry import tracer_provider
 from painflow_shared.testing.infra import (
     kafka_bootstrap,
     new_run_id,
-    pg_admin_url,
     require_tcp,
-    scratch_databases,
 )
-from painflow_shared.testing.servers import RunningServer, free_port, start_server
+from painflow_shared.testing.servers import RunningServer, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -51,12 +49,6 @@ def span_exporter() -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     tracer_provider(SharedSettings(trace_console=False), extra=SimpleSpanProcessor(exporter))
     return exporter
-
-
-@pytest.fixture(scope="session")
-def database_urls(run_id: str) -> Iterator[dict[str, str]]:
-    with scratch_databases(pg_admin_url(), run_id) as urls:
-        yield urls
 
 
 @pytest.fixture(scope="session")
@@ -129,38 +121,3 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
-
-
-@pytest.fixture(scope="session")
-def platform(
-    run_id: str, database_urls: dict[str, str], kafka: str, span_exporter: InMemorySpanExporter
-) -> Iterator[Platform]:
-    from painflow_assessment.app import create_app as assessment_app
-    from painflow_assessment.settings import AssessmentSettings
-    from painflow_followup.app import create_app as followup_app
-    from painflow_followup.settings import FollowupSettings
-    from painflow_referral.app import create_app as referral_app
-    from painflow_referral.settings import ReferralSettings
-    from painflow_scheduling.app import create_app as scheduling_app
-    from painflow_scheduling.settings import SchedulingSettings
-
-    factories: dict[str, tuple[Callable[[Any], Any], type[SharedSettings]]] = {
-        "referral": (referral_app, ReferralSettings),
-        "assessment": (assessment_app, AssessmentSettings),
-        "scheduling": (scheduling_app, SchedulingSettings),
-        "followup": (followup_app, FollowupSettings),
-    }
-    platform = Platform(servers={}, spans=span_exporter, run_id=run_id)
-    try:
-        for name, (factory, cls) in factories.items():
-            settings = service_settings(
-                name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
-            )
-            platform.settings[name] = settings
-            platform.servers[name] = start_server(factory(settings), settings.port)
-        consumers = [c for name in factories for c in platform.runtime(name).consumers]
-        wait_for(lambda: all(c.assigned for c in consumers), timeout=90, what="consumer groups")
-        yield platform
-    finally:
-        for server in platform.servers.values():
-            server.stop()

@@ -13,7 +13,6 @@ import psycopg
 
 from painflow_shared.observability import reachable
 
-SERVICES = ("referral", "assessment", "scheduling", "followup")
 DEFAULT_PG_ADMIN = "postgresql://painflow:painflow@127.0.0.1:55432/postgres"
 
 
@@ -37,9 +36,9 @@ def pg_admin_url(
 
 @contextmanager
 def scratch_databases(
-    admin_url: str, run_id: str, purposes: tuple[str, ...] = SERVICES
+    admin_url: str, run_id: str, purposes: tuple[str, ...]
 ) -> Iterator[dict[str, str]]:
-    """One fresh database per purpose (by default per service) for this run, dropped afterwards."""
+    """One fresh database per purpose (e.g. per service) for this run, dropped afterwards."""
     names = {purpose: f"painflow_test_{run_id}_{purpose}" for purpose in purposes}
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in names.values():

@@ -1,13 +1,11 @@
-"""The triage policy: versioned data with its sources, loaded at start, overridable per site."""
+"""The triage policy: versioned data with its sources, overridable per site.
+
+Reading the file is the edge's job (``painflow_referral.policies``)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "triage-v1.json"
 
 
 @dataclass(frozen=True)
@@ -33,10 +31,8 @@ class TriagePolicy:
     red_flags: tuple[RedFlag, ...]
 
 
-def load_policy(
-    path: Path = DEFAULT_POLICY, overrides: dict[str, Any] | None = None
-) -> TriagePolicy:
-    data = {**json.loads(path.read_text()), **(overrides or {})}
+def policy_from_data(data: dict[str, Any]) -> TriagePolicy:
+    """The policy file's JSON as the frozen data triage reads (loading it is the edge's job)."""
     return TriagePolicy(
         version=f"{data['policy']}|{data['version']}",
         fast_track_weeks=int(data["fast_track_weeks"]),

@@ -109,9 +109,15 @@ def reason_conditions(
 
     The injury is dated from these: an old, unrelated diagnosis must not hide a new injury.
     """
-    wanted = {reference_of(r) for r in service_request.get("reasonReference") or []}
-    chosen = [c for c in conditions if f"Condition/{c.get('id')}" in wanted]
+    wanted = reason_references(service_request)
+    chosen = [c for c in conditions if reference_to(c)["reference"] in wanted]
     return chosen or conditions
+
+
+def reason_references(service_request: dict[str, Any]) -> set[str]:
+    """What the referral names as its reasons (``reasonReference``), as reference strings."""
+    found = (reference_of(r) for r in service_request.get("reasonReference") or [])
+    return {ref for ref in found if ref}
 
 
 def injury_onset(conditions: list[dict[str, Any]]) -> date | None:

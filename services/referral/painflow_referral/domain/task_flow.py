@@ -8,6 +8,7 @@ discharge, to completed.
 
 from __future__ import annotations
 
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.errors import BusinessRuleViolation
 
 TERMINAL = frozenset({"rejected", "cancelled", "completed", "failed", "entered-in-error"})
@@ -23,9 +24,9 @@ ALLOWED: dict[str, frozenset[str]] = {
 COORDINATOR_TARGETS = frozenset({"accepted", "rejected", "on-hold", "received"})
 
 EVENT_FOR_STATUS = {
-    "accepted": "painflow.referral.accepted",
-    "rejected": "painflow.referral.rejected",
-    "cancelled": "painflow.referral.cancelled",
+    "accepted": ReferralEvent.ACCEPTED,
+    "rejected": ReferralEvent.REJECTED,
+    "cancelled": ReferralEvent.CANCELLED,
 }
 EPISODE_STATUS_FOR = {
     "accepted": "active",

@@ -1,0 +1,142 @@
+"""The unit of work every handler takes: one database transaction, its resource store, and the
+events the handler records, staged in the outbox when (and only when) the work commits.
+
+Handlers never see the web framework or the broker: a route or a consumer opens a unit of work
+through the service runtime's ``UnitOfWorkFactory`` (``run`` for a command, ``begin`` for an
+event), the handler loads, decides, saves and records events with ``publish``, and the factory
+commits it all together. The topic comes from the event type (``events.types.topic_of``).
+
+A unique-key race with a concurrent writer (the same referral posted twice at once) is retried
+once, when the winner's rows are visible; a handler that sees such a race itself raises
+``ConcurrentWrite``. A second loss is a 409.
+
+Tests build a factory on an in-memory SQLite database (``in_memory_units``), so handlers get fast
+unit tests without PostgreSQL or Kafka, through the very code production runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from painflow_shared.disconnect import stop_if_cancelled
+from painflow_shared.events.envelope import Envelope, build_event
+from painflow_shared.events.limits import MAX_EVENT_BYTES
+from painflow_shared.events.outbox import record_event
+from painflow_shared.events.types import topic_of
+from painflow_shared.fhir.errors import Conflict
+from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.fhir.store import ResourceStore
+
+T = TypeVar("T")
+
+
+class ConcurrentWrite(Conflict):
+    """A concurrent request wrote what this one was about to: worth one more try."""
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Who publishes: the service's name, its FHIR base (for fullUrls), its topic prefix and the
+    largest event it may stage."""
+
+    service: str
+    base_url: str
+    topic_prefix: str = ""
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    store: ResourceStore
+    source: EventSource
+    events: list[Envelope] = field(default_factory=list)
+
+    def publish(
+        self,
+        event_type: str,
+        *,
+        patient_id: str,
+        focus: list[dict[str, Any]],
+        include: list[dict[str, Any]] | None = None,
+    ) -> Envelope:
+        """Record an event; it reaches the outbox with the commit, on its type's topic."""
+        envelope = build_event(
+            event_type=event_type,
+            service=self.source.service,
+            base_url=self.source.base_url,
+            patient_id=patient_id,
+            focus=focus,
+            include=include or [],
+        )
+        self.events.append(envelope)
+        return envelope
+
+    def commit(self) -> None:
+        """Stage the recorded events in the outbox (413 if one is too big), then commit."""
+        for envelope in self.events:
+            topic = f"{self.source.topic_prefix}{topic_of(envelope.type)}"
+            record_event(self.session, topic, envelope, max_bytes=self.source.max_event_bytes)
+        self.events.clear()
+        self.session.commit()
+
+
+@dataclass(frozen=True)
+class UnitOfWorkFactory:
+    engine: Engine
+    registry: SearchParamRegistry
+    source: EventSource
+
+    @contextmanager
+    def begin(self, cancelled: threading.Event | None = None) -> Iterator[UnitOfWork]:
+        """A unit of work that commits when the block ends cleanly and rolls back otherwise;
+        if ``cancelled`` is set by then (the client left), nothing commits."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            uow = UnitOfWork(session, ResourceStore(session, self.registry), self.source)
+            try:
+                yield uow
+                stop_if_cancelled(cancelled, "before commit")
+                uow.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def run(self, work: Callable[[UnitOfWork], T], cancelled: threading.Event | None = None) -> T:
+        """Run ``work`` in a unit of work; a write race is retried once, then a 409."""
+        for attempt in (1, 2):
+            try:
+                with self.begin(cancelled) as uow:
+                    return work(uow)
+            except (IntegrityError, ConcurrentWrite) as exc:
+                if attempt == 2:
+                    if isinstance(exc, ConcurrentWrite):
+                        raise
+                    raise Conflict(
+                        "a concurrent request changed the same resources; try again"
+                    ) from exc
+        raise AssertionError("unreachable")
+
+
+def in_memory_units(
+    migrations_dir: Path, registry: SearchParamRegistry, source: EventSource
+) -> UnitOfWorkFactory:
+    """A factory over a fresh in-memory SQLite database with a service's migrations applied."""
+    from sqlalchemy.pool import StaticPool
+    from sqlmodel import create_engine
+
+    from painflow_shared.db import migrate
+
+    engine = create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )
+    migrate(engine, migrations_dir)
+    return UnitOfWorkFactory(engine, registry, source)
