@@ -51,6 +51,11 @@ class SharedSettings(BaseSettings):
     kafka_ssl_cafile: str | None = Field(
         None, validation_alias=_env("KAFKA_SSL_CAFILE", "kafka_ssl_cafile")
     )
+    # the referral service's public FHIR base: every service names patients by its Patient ids
+    referral_base_url: str = Field(
+        "http://127.0.0.1:8001/fhir",
+        validation_alias=_env("PAINFLOW_REFERRAL_BASE_URL", "referral_base_url"),
+    )
     contracts_dir: Path | None = Field(
         None, validation_alias=_env("PAINFLOW_CONTRACTS_DIR", "contracts_dir")
     )
@@ -113,6 +118,10 @@ class SharedSettings(BaseSettings):
                 f"no asyncapi.yaml under {path}: set PAINFLOW_CONTRACTS_DIR to the contracts folder"
             )
         return path
+
+    def local_bases(self) -> tuple[str, ...]:
+        """FHIR bases whose absolute references mean the same as relative ones here."""
+        return (self.public_base_url, self.referral_base_url)
 
     def topic(self, name: str) -> str:
         """The real topic name for a logical one (tests isolate themselves with a prefix)."""

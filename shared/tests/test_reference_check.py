@@ -201,3 +201,15 @@ def test_the_store_look_up_is_one_query_and_ignores_deleted_resources(pg_engine:
             {("Patient", "p1"), ("Practitioner", "gone"), ("Patient", "x")}
         )
     assert found == {("Patient", "p1")}
+
+
+def test_an_absolute_reference_under_a_local_base_is_the_relative_one():
+    from painflow_shared.fhir.references import local_reference
+
+    bases = ("http://127.0.0.1:8001/fhir", "http://127.0.0.1:8002/fhir/")
+    assert local_reference("http://127.0.0.1:8001/fhir/Patient/p1", bases) == "Patient/p1"
+    assert local_reference("http://127.0.0.1:8002/fhir/Task/t1", bases) == "Task/t1"
+    assert local_reference("https://ehr.example.org/fhir/Patient/p1", bases) == (
+        "https://ehr.example.org/fhir/Patient/p1"
+    )
+    assert local_reference("Patient/p1", bases) == "Patient/p1"

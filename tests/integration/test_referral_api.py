@@ -425,3 +425,18 @@ def test_a_patient_update_cannot_take_another_patients_identifier(platform):
         response = client.put(f"/Patient/{second['id']}", json=taken)
         assert response.status_code == 409
         assert response.json()["issue"][0]["code"] == "conflict"
+
+
+def test_a_patient_named_by_its_absolute_url_is_the_same_patient_in_a_search(platform):
+    patient_id, request_id = post_referral(platform)
+    absolute = f"{platform.fhir('referral')}/Patient/{patient_id}"
+    with _fhir(platform) as client:
+        by_url = client.get("/ServiceRequest", params={"patient": absolute}).json()
+        by_id = client.get("/ServiceRequest", params={"patient": f"Patient/{patient_id}"}).json()
+        elsewhere = client.get(
+            "/ServiceRequest",
+            params={"patient": f"https://ehr.example.org/fhir/Patient/{patient_id}"},
+        ).json()
+    assert [e["resource"]["id"] for e in by_url["entry"]] == [request_id]
+    assert by_url["total"] == by_id["total"] == 1
+    assert elsewhere["total"] == 0

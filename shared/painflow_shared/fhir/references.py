@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from painflow_shared.fhir.errors import InvalidRequest
@@ -44,3 +45,15 @@ def reference_of(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("reference"), str):
         return str(value["reference"])
     return None
+
+
+def local_reference(reference: str, bases: Iterable[str]) -> str:
+    """``{base}/Type/id`` under one of ``bases`` (ours, or the referral service's, which names
+    every patient) -> ``Type/id``, so an absolute and a relative reference to the same resource
+    are equal; anything else comes back unchanged."""
+    parts = split_absolute(reference)
+    if parts is None:
+        return reference
+    base, resource_type, resource_id = parts
+    known = {b.rstrip("/") for b in bases if b}
+    return reference_string(resource_type, resource_id) if base.rstrip("/") in known else reference

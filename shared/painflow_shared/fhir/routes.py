@@ -18,14 +18,14 @@ from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.negotiation import negotiate, prefers_lenient, wants_pretty
 from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
 from painflow_shared.fhir.outcomes import operation_outcome
-from painflow_shared.fhir.references import reference_of
+from painflow_shared.fhir.references import local_reference, reference_of
 from painflow_shared.fhir.search import Include, SearchPage, page_links, parse_query, run_search
 from painflow_shared.fhir.search_params import values_at
 from painflow_shared.fhir.search_query import read_shaping
 from painflow_shared.fhir.store import ResourceStore
 from painflow_shared.fhir.subsetting import subset
 from painflow_shared.fhir.versions import resource_headers
-from painflow_shared.runtime import RuntimeDep, SessionDep
+from painflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep
 
 
 def read_router(resource_types: list[str]) -> APIRouter:
@@ -41,7 +41,7 @@ def read_router(resource_types: list[str]) -> APIRouter:
         resource_type: str, request: Request, runtime: RuntimeDep, session: SessionDep
     ) -> Response:
         check_type(resource_type)
-        params = list(request.query_params.multi_items())
+        params = _local_references(runtime, resource_type, list(request.query_params.multi_items()))
         pretty = wants_pretty(request.query_params.getlist("_pretty"))
         lenient = prefers_lenient(request.headers.get("prefer"))
         query = parse_query(runtime.registry, resource_type, params, lenient=lenient)
@@ -133,3 +133,19 @@ def _includes(
 
 def _references(resource: dict[str, Any], path: str) -> list[str]:
     return [ref for ref in (reference_of(value) for value in values_at(resource, path)) if ref]
+
+
+def _local_references(
+    runtime: ServiceRuntime, resource_type: str, params: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``patient=http://referral/fhir/Patient/1`` searches as ``patient=Patient/1``."""
+    known = runtime.registry.params_for(resource_type)
+    bases = runtime.settings.local_bases()
+
+    def local(name: str, value: str) -> str:
+        param = known.get(name.partition(":")[0])
+        if param is None or param.type != "reference" or "://" not in value:
+            return value
+        return ",".join(local_reference(part, bases) for part in value.split(","))
+
+    return [(name, local(name, value)) for name, value in params]
