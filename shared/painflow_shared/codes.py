@@ -36,6 +36,7 @@ class CodeSystem(StrEnum):
     EVENT_TYPE = f"{_CS}/event-type"  # MessageHeader.eventCoding: the ce_type
     TASK_TYPE = f"{_CS}/task-type"  # Task.code of every Task but the triage one
     TRIAGE_STATUS = f"{_CS}/triage-status"  # the triage Task's businessStatus
+    REFERRAL_MILESTONE = f"{_CS}/referral-milestone"  # the triage Task after triage
     RED_FLAG = f"{_CS}/red-flag"
     EPISODE_TYPE = f"{_CS}/episode-type"
     ASSESSMENT = f"{_CS}/assessment"  # assessment-computed observations and flags
@@ -48,6 +49,8 @@ class CodeSystem(StrEnum):
     OUTCOME = f"{_CS}/outcome"  # outcome observations beyond LOINC
     FOLLOWUP_STATUS = f"{_CS}/followup-status"  # an outcome-collection Task's businessStatus
     NEXT_STEP = f"{_CS}/next-step"  # the follow-up decision (ServiceRequest.code)
+    PAIN_TYPE = f"{_CS}/pain-type"  # intake-history: what kind of pain
+    DISABILITY_SECTION_SCORE = f"{_CS}/disability-section-score"  # ODI/NDI answers, 0-5
 
 
 class Extension(StrEnum):
@@ -96,6 +99,27 @@ class TriageStatus(StrEnum):
     ON_HOLD = "on-hold"
     FAST_TRACK = "fast-track"
     AWAITING_COORDINATOR = "awaiting-coordinator"
+
+
+class ReferralMilestone(StrEnum):
+    """A step of the pain program after triage, in the referral's triage Task's businessStatus
+    and output, so the referring EHR hears it (CodeSystem.REFERRAL_MILESTONE)."""
+
+    INTAKE_STARTED = "intake-started"
+    PATHWAY_DECISION = "pathway-decision"  # output: the decision code and its explanation
+    SAFETY_REVIEW = "safety-review"
+    PROCEDURE_ORDERED = "procedure-ordered"
+    ORDER_REVOKED = "order-revoked"
+    PROCEDURE_BOOKED = "procedure-booked"
+    APPOINTMENT_CANCELLED = "appointment-cancelled"
+    APPOINTMENT_RESCHEDULED = "appointment-rescheduled"
+    APPOINTMENT_NOSHOW = "appointment-noshow"
+    PROCEDURE_PERFORMED = "procedure-performed"
+    FOLLOWUP_SCHEDULED = "followup-scheduled"
+    OUTCOME_RECORDED = "outcome-recorded"
+    FOLLOWUP_OVERDUE = "followup-overdue"
+    NEXT_STEP = "next-step"  # output: the next-step code and its explanation
+    DISCHARGED = "discharged"
 
 
 class RedFlag(StrEnum):
@@ -203,6 +227,28 @@ class NextStep(StrEnum):
     DISCHARGE = "discharge"
 
 
+class PainType(StrEnum):
+    """The pain's kind, as the patient describes it in intake-history (CodeSystem.PAIN_TYPE)."""
+
+    RADICULAR = "radicular"
+    AXIAL = "axial"
+    NEUROPATHIC = "neuropathic"
+    CANCER = "cancer"
+    OTHER = "other"
+
+
+class DisabilitySectionScore(StrEnum):
+    """An ODI or NDI section's answer: its score, 0 (least disability) to 5. The licensed
+    statements' wording is a site's data, so each answer is coded by its score alone."""
+
+    SCORE_0 = "0"
+    SCORE_1 = "1"
+    SCORE_2 = "2"
+    SCORE_3 = "3"
+    SCORE_4 = "4"
+    SCORE_5 = "5"
+
+
 class ImagingModality(StrEnum):
     """A room's or a procedure's imaging, as DICOM modality codes (System.DICOM)."""
 
@@ -237,6 +283,9 @@ CODES: Mapping[str, type[StrEnum]] = MappingProxyType(
         CodeSystem.OUTCOME: Outcome,
         CodeSystem.FOLLOWUP_STATUS: FollowupStatus,
         CodeSystem.NEXT_STEP: NextStep,
+        CodeSystem.REFERRAL_MILESTONE: ReferralMilestone,
+        CodeSystem.PAIN_TYPE: PainType,
+        CodeSystem.DISABILITY_SECTION_SCORE: DisabilitySectionScore,
     }
 )
 _SYSTEM_OF: Mapping[type[StrEnum], str] = MappingProxyType(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,15 +147,9 @@ def test_a_coding_carries_its_system() -> None:
     )
 
 
-def test_the_referral_service_agrees_until_it_imports_these_codes() -> None:
-    """Referral still defines its own copies (issue 8 moves it onto painflow_shared.codes)."""
-    from painflow_referral.domain import referral
-    from painflow_referral.domain.triage import TriageOutcome
+def test_the_triage_policys_red_flags_are_the_declared_ones() -> None:
+    """The referral service's policy file names its red flags with the declared codes."""
+    from painflow_referral import policies
 
-    policy = Path(referral.__file__).parents[1] / "policies" / "triage-v1.json"
-    flags = {flag["flag"] for flag in json.loads(policy.read_text("utf-8"))["red_flags"]}
-
-    assert referral.TRIAGE_STATUS_SYSTEM == CodeSystem.TRIAGE_STATUS
-    assert referral.RED_FLAG_SYSTEM == CodeSystem.RED_FLAG
-    assert {o.value for o in TriageOutcome} == set(codes.TriageStatus)
-    assert flags == set(codes.RedFlag)
+    policy = json.loads(policies.DEFAULT_POLICY.read_text("utf-8"))
+    assert {flag["flag"] for flag in policy["red_flags"]} == set(codes.RedFlag)

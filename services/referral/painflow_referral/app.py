@@ -13,7 +13,6 @@ from painflow_referral.policies import load_triage_policy
 from painflow_referral.remote import RemoteFhir
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
-from painflow_shared.events.topics import FOLLOWUP_TOPIC
 from painflow_shared.fhir.capability import READS, ResourceCapability
 from painflow_shared.fhir.remote_client import RemoteFhirClient
 from painflow_shared.service import ServiceDeclaration, build_service
@@ -33,7 +32,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     )
     app = build_service(settings, declaration)
     handlers = _handlers(settings, app)
-    declaration.subscriptions[FOLLOWUP_TOPIC] = handlers.event_handlers()
+    declaration.subscriptions.update(handlers.subscriptions())
     app.state.referral = handlers
     return app
 

@@ -70,6 +70,17 @@ def set_task_status(
     return _save_task(ctx, case, current, merged, None, event_type)
 
 
+def record_on_task(
+    ctx: IntakeContext, case: ReferralCase, changes: dict[str, Any], status: str | None = None
+) -> dict[str, Any]:
+    """The program records a step on the Task (businessStatus, output), moving it to ``status``
+    when given; the transition rules still apply."""
+    current = ctx.store.read("Task", case.task_id)
+    target = status or current["status"]
+    check_transition(current["status"], target)
+    return _save_task(ctx, case, current, {**current, **changes, "status": target}, None)
+
+
 def _save_task(
     ctx: IntakeContext,
     case: ReferralCase,

@@ -1,8 +1,9 @@
 """The referral service's commands and events, bound to what they need (cosmicpython's
 bootstrap): each runs in one unit of work from the service runtime, never with the web app.
 
-Commands: ``submit_transaction``, ``submit_batch``, ``create``, ``update``, ``update_task``,
-``patch_task``. Events: ``EVENT_HANDLERS`` (follow-up events close the loop to the EHR).
+Commands: ``submit_transaction``, ``submit_batch``, ``update_task``, ``patch_task`` (single
+writes are in single.py). Events: ``EVENT_HANDLERS`` (the other services' events close the
+loop to the EHR, consumers.py).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from datetime import date
 from typing import Any, TypeVar
 
 from painflow_referral import cases, responses
-from painflow_referral.consumers import advance_referrals
+from painflow_referral.consumers import record_milestone
 from painflow_referral.context import IntakeContext, _today
+from painflow_referral.domain.milestones import TRACKED
 from painflow_referral.domain.policy import TriagePolicy
 from painflow_referral.intake import submit_transaction
 from painflow_referral.remote import RemoteFhir
 from painflow_shared.disconnect import WorkAbandoned, stop_if_cancelled
 from painflow_shared.events.consumer import Handler
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.events.types import FollowupEvent
+from painflow_shared.events.types import topic_of
 from painflow_shared.fhir.errors import FhirError, InvalidRequest
 from painflow_shared.fhir.parse import parse_resource
 from painflow_shared.fhir.patch import apply_json_patch
@@ -32,12 +34,10 @@ from painflow_shared.unit_of_work import UnitOfWork, UnitOfWorkFactory
 T = TypeVar("T")
 Cancelled = threading.Event | None
 
-# follow-up events that move the EHR's triage Task on (the rest of the topic is not ours)
-EVENT_HANDLERS: dict[str, Callable[[IntakeContext, Envelope], None]] = {
-    FollowupEvent.FOLLOWUP_SCHEDULED: advance_referrals,
-    FollowupEvent.OUTCOME_RECORDED: advance_referrals,
-    FollowupEvent.NEXT_STEP: advance_referrals,
-}
+# the other services' events that the EHR hears on its triage Task (the rest are not ours)
+EVENT_HANDLERS: dict[str, Callable[[IntakeContext, Envelope], None]] = dict.fromkeys(
+    sorted(TRACKED), record_milestone
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ class ReferralHandlers:
             return lambda uow, event: handle(self.context(uow), event)
 
         return {event_type: bind(handle) for event_type, handle in EVENT_HANDLERS.items()}
+
+    def subscriptions(self) -> dict[str, dict[str, Handler]]:
+        """The event handlers by the topic their events come on."""
+        by_topic: dict[str, dict[str, Handler]] = {}
+        for event_type, handler in self.event_handlers().items():
+            by_topic.setdefault(topic_of(event_type), {})[event_type] = handler
+        return by_topic
 
     # ------------------------------------------------------------------ commands
 

@@ -31,3 +31,13 @@ class PatientIdentity(SQLModel, table=True):
     system: str = Field(primary_key=True, max_length=255)
     value: str = Field(primary_key=True, max_length=255)
     patient_id: str = Field(max_length=64, index=True)
+
+
+class ReferralOrder(SQLModel, table=True):
+    """A procedure order (at the assessment service) and the referral its chain leads back to:
+    how a milestone, and a discharge, reaches the right referral of a patient with several."""
+
+    __tablename__ = "referral_order"
+
+    order_id: str = Field(primary_key=True, max_length=64)
+    service_request_id: str = Field(max_length=64, index=True)

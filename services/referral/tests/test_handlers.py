@@ -142,9 +142,12 @@ def test_follow_up_events_move_the_accepted_referral_on_until_discharge(handlers
     assert _task(handlers)["status"] == "completed"
 
 
-def test_the_consumer_table_handles_only_follow_up_events_that_move_the_task(handlers):
-    assert set(handlers.event_handlers()) == {
-        FollowupEvent.FOLLOWUP_SCHEDULED,
-        FollowupEvent.OUTCOME_RECORDED,
-        FollowupEvent.NEXT_STEP,
+def test_the_referral_hears_the_assessment_scheduling_and_follow_up_topics(handlers):
+    topics = handlers.subscriptions()
+    assert set(topics) == {
+        "painflow.assessment.v1",
+        "painflow.scheduling.v1",
+        "painflow.followup.v1",
     }
+    assert FollowupEvent.NEXT_STEP in topics["painflow.followup.v1"]
+    assert ReferralEvent.RECEIVED not in {t for table in topics.values() for t in table}

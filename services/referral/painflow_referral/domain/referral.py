@@ -6,17 +6,16 @@ from datetime import date, datetime
 from typing import Any
 
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageDecision, TriageOutcome
+from painflow_shared.codes import CodeSystem
 from painflow_shared.fhir.dates import fhir_instant, parse_fhir_date
 from painflow_shared.fhir.errors import Issue
 from painflow_shared.fhir.references import reference_of, reference_to
 
-TRIAGE_STATUS_SYSTEM = "https://painflow.dev/fhir/CodeSystem/triage-status"
-RED_FLAG_SYSTEM = "https://painflow.dev/fhir/CodeSystem/red-flag"
 TASK_CODE = {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]}
 EPISODE_TYPE = {
     "coding": [
         {
-            "system": "https://painflow.dev/fhir/CodeSystem/episode-type",
+            "system": CodeSystem.EPISODE_TYPE,
             "code": "interventional-pain",
         }
     ],
@@ -140,7 +139,7 @@ def triage_task(
         "resourceType": "Task",
         "status": _TASK_STATUS[decision.outcome],
         "businessStatus": {
-            "coding": [{"system": TRIAGE_STATUS_SYSTEM, "code": decision.outcome.value}],
+            "coding": [{"system": CodeSystem.TRIAGE_STATUS, "code": decision.outcome.value}],
             "text": decision.reason,
         },
         "intent": "order",

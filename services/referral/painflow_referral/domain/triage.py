@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from enum import StrEnum
+from typing import TypeAlias
 
 from painflow_referral.domain.policy import RedFlag, TriagePolicy
+from painflow_shared.codes import TriageStatus
 
-
-class TriageOutcome(StrEnum):
-    REDIRECTED = "redirected"  # red flag: urgent care, no interventional path
-    ON_HOLD = "on-hold"  # essentials missing
-    FAST_TRACK = "fast-track"  # recent injury: see early
-    AWAITING_COORDINATOR = "awaiting-coordinator"
+# redirected (red flag: urgent care, no interventional path), on-hold (essentials missing),
+# fast-track (recent injury: see early), awaiting-coordinator: the codes the EHR reads
+TriageOutcome: TypeAlias = TriageStatus
 
 
 @dataclass(frozen=True)
