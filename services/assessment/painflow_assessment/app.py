@@ -1,41 +1,56 @@
-"""create_app(settings): the assessment service wired, with no work done at import."""
+"""create_app(settings): the assessment service wired, with no work done at import.
+
+The Questionnaires of the data files are stored at start (after the migrations, idempotently),
+so they are read and searched like every other resource."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from painflow_assessment import api
-from painflow_assessment.consumers import REFERRAL_HANDLERS
+from painflow_assessment.handlers import AssessmentHandlers
+from painflow_assessment.policies import load_assessment_policies
+from painflow_assessment.search import assessment_registry, capabilities
 from painflow_assessment.settings import AssessmentSettings
-from painflow_shared.events.topics import REFERRAL_TOPIC
-from painflow_shared.fhir.capability import ResourceCapability
-from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
 from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-OWNED_TYPES = [
-    "Questionnaire",
-    "QuestionnaireResponse",
-    "Observation",
-    "ClinicalImpression",
-    "CarePlan",
-]
 
 
 def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
     settings = settings or AssessmentSettings()
-    patient = SearchParam("patient", "reference", "subject", target="Patient")
-    registry = SearchParamRegistry(
-        {t: [patient] if t != "Questionnaire" else [] for t in OWNED_TYPES}
-    )
     declaration = ServiceDeclaration(
         title="Painflow assessment service",
         migrations_dir=MIGRATIONS,
-        registry=registry,
-        resources=[ResourceCapability(t) for t in OWNED_TYPES],
-        routers=[api.router],
-        subscriptions={REFERRAL_TOPIC: REFERRAL_HANDLERS},
+        registry=assessment_registry(),
+        resources=capabilities(),
+        routers=[api.router, api.worklist_router],
     )
-    return build_service(settings, declaration)
+    app = build_service(settings, declaration)
+    handlers = AssessmentHandlers(
+        units=app.state.runtime.units,
+        policies=load_assessment_policies(settings.policy_paths()),
+        local_bases=settings.local_bases(),
+    )
+    declaration.subscriptions.update(handlers.subscriptions())
+    app.state.assessment = handlers
+    _seed_on_start(app, handlers)
+    return app
+
+
+def _seed_on_start(app: FastAPI, handlers: AssessmentHandlers) -> None:
+    """Run the shared lifespan (migrations, workers), then store the Questionnaires."""
+    shared = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with shared(application):
+            await run_in_threadpool(handlers.seed_questionnaires)
+            yield
+
+    app.router.lifespan_context = lifespan
