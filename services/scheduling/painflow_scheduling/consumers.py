@@ -1,59 +1,115 @@
-"""Referral events -> the patient's safety profile for booking (medications, allergies)."""
+"""Events scheduling acts on.
+
+Assessment: ``completed`` and ``procedure-ordered`` bring orders (and the patient's record);
+``order-revoked`` cancels the request and any booked Appointment. Referral: every event carries
+the patient's current record (a changed statement or allergy recomputes holds and re-checks
+bookings); ``cancelled`` cancels the requests that follow from that referral.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from painflow_scheduling.tables import SafetyProfile
-from painflow_shared.events.consumer import Handler
+from sqlmodel import select
+
+from painflow_scheduling.changes import cancel_for
+from painflow_scheduling.context import SchedulingContext
+from painflow_scheduling.orders import is_procedure_order, keep_order, open_orders
+from painflow_scheduling.recheck import recheck_patient
+from painflow_scheduling.records import keep_record, localise
+from painflow_scheduling.tables import FollowedReferral
+from painflow_scheduling.tasks import close_tasks, schedule_task
+from painflow_shared.codes import TaskType
 from painflow_shared.events.envelope import Envelope, PoisonMessage
-from painflow_shared.events.types import ReferralEvent
-from painflow_shared.fhir.dates import utcnow
-from painflow_shared.unit_of_work import UnitOfWork
+from painflow_shared.events.types import AssessmentEvent, ReferralEvent
+from painflow_shared.fhir.references import reference_of, reference_string
 
-OPENS = {ReferralEvent.RECEIVED, ReferralEvent.ACCEPTED}
-CLOSES = {
-    ReferralEvent.REDIRECTED,
-    ReferralEvent.REJECTED,
-    ReferralEvent.CANCELLED,
-}
+ContextHandler = Callable[[SchedulingContext, Envelope], None]
+REVOKED = frozenset({"revoked", "entered-in-error"})
+ORDER_TASKS = (TaskType.SCHEDULE_PROCEDURE, TaskType.PRIOR_AUTHORIZATION)
+CLOSES = {ReferralEvent.REDIRECTED, ReferralEvent.REJECTED, ReferralEvent.CANCELLED}
 
 
-def update_safety_profile(uow: UnitOfWork, event: Envelope) -> None:
-    session = uow.session
-    service_request = event.first("ServiceRequest")
-    if service_request is None:
+def receive_orders(ctx: SchedulingContext, event: Envelope) -> None:
+    keep_record(ctx, event)
+    orders = [
+        o for o in event.resources("ServiceRequest") if is_procedure_order(o, event.patient_id)
+    ]
+    if not orders:
+        raise PoisonMessage("an order event without a procedure order for its patient")
+    for order in orders:
+        keep_order(ctx, order)
+    recheck_patient(ctx, event.patient_id)
+
+
+def revoke_order(ctx: SchedulingContext, event: Envelope) -> None:
+    for order in event.resources("ServiceRequest"):
+        if order.get("status") in REVOKED and is_procedure_order(order, event.patient_id):
+            end_request(ctx, localise(order, ctx.local_bases), "order revoked")
+
+
+def end_request(ctx: SchedulingContext, order: dict[str, Any], reason: str) -> None:
+    """Cancel the scheduling request: the order's status, its Tasks, its booked Appointment."""
+    stored = ctx.store.find("ServiceRequest", order["id"])
+    content = {k: v for k, v in order.items() if k != "meta"}
+    if stored is None or stored.get("status") != content.get("status"):
+        ctx.store.update(content)
+    ref = reference_string("ServiceRequest", order["id"])
+    for appointment in ctx.find("Appointment", based_on=ref, status="booked"):
+        cancel_for(ctx, appointment, reason)
+    close_tasks(ctx, ref, (TaskType.PRIOR_AUTHORIZATION,), reason)
+    task = schedule_task(ctx, ref)
+    if task is not None and task.get("status") not in ("completed", "cancelled"):
+        ctx.store.update({**task, "status": "cancelled", "statusReason": {"text": reason}})
+
+
+def follow_referral(ctx: SchedulingContext, event: Envelope) -> None:
+    referral = event.first("ServiceRequest")
+    if referral is None or not isinstance(referral.get("id"), str):
         raise PoisonMessage("a referral event without its ServiceRequest")
-    profile = session.get(SafetyProfile, event.patient_id) or SafetyProfile(
-        patient_id=event.patient_id, last_event_id="", updated_at=utcnow()
+    row = ctx.session.get(FollowedReferral, referral["id"]) or FollowedReferral(
+        referral_id=referral["id"], patient_id=event.patient_id
     )
-    profile.medications = [
-        _coded(m, "medicationCodeableConcept", "status")
-        for m in event.resources("MedicationStatement")
-    ]
-    profile.allergies = [
-        _coded(a, "code", "criticality") for a in event.resources("AllergyIntolerance")
-    ]
-    referrals = set(profile.open_referrals)
-    if event.type in OPENS:
-        referrals.add(service_request["id"])
-    elif event.type in CLOSES:
-        referrals.discard(service_request["id"])
-    profile.open_referrals = sorted(referrals)
-    profile.last_event_id, profile.updated_at = event.id, utcnow()
-    session.add(profile)
+    row.open = event.type not in CLOSES
+    ctx.session.add(row)
+    if keep_record(ctx, event):
+        recheck_patient(ctx, event.patient_id)
+    if event.type == ReferralEvent.CANCELLED:
+        for order in _orders_from(ctx, event.patient_id, referral["id"]):
+            end_request(ctx, {**order, "status": "revoked"}, "referral cancelled")
 
 
-def _coded(resource: dict[str, Any], element: str, detail: str) -> dict[str, Any]:
-    """Codes only (RxNorm, SNOMED): what the booking rules need, no free text."""
-    concept = resource.get(element) or {}
-    return {
-        "id": resource.get("id"),
-        "codes": [
-            {"system": c.get("system"), "code": c.get("code")} for c in concept.get("coding") or []
-        ],
-        detail: resource.get(detail),
-    }
+def _orders_from(ctx: SchedulingContext, patient_id: str, referral_id: str) -> list[dict[str, Any]]:
+    """The patient's open orders whose basedOn chain leads to the referral."""
+    orders = open_orders(ctx, patient_id)
+    chain = {referral_id}
+    grew = True
+    while grew:
+        grew = False
+        for order in orders:
+            if order["id"] not in chain and any(
+                (reference_of(b) or "").rsplit("/", 1)[-1] in chain
+                for b in order.get("basedOn") or []
+            ):
+                chain.add(order["id"])
+                grew = True
+    return [o for o in orders if o["id"] in chain and o["id"] != referral_id]
 
 
-REFERRAL_HANDLERS: dict[str, Handler] = {t: update_safety_profile for t in OPENS | CLOSES}
+def open_referrals(ctx: SchedulingContext, patient_id: str) -> list[str]:
+    rows = ctx.session.exec(
+        select(FollowedReferral).where(
+            FollowedReferral.patient_id == patient_id,
+            FollowedReferral.open == True,  # noqa: E712
+        )
+    ).all()
+    return sorted(r.referral_id for r in rows)
+
+
+ASSESSMENT_HANDLERS: dict[str, ContextHandler] = {
+    AssessmentEvent.COMPLETED: receive_orders,
+    AssessmentEvent.PROCEDURE_ORDERED: receive_orders,
+    AssessmentEvent.ORDER_REVOKED: revoke_order,
+}
+REFERRAL_HANDLERS: dict[str, ContextHandler] = {t: follow_referral for t in ReferralEvent}

@@ -1,26 +1,27 @@
-"""What scheduling must know about a patient before booking a procedure: the safety profile."""
+"""Scheduling's own tables beside the FHIR store: slot reservations and the referrals it follows.
+
+``scheduling_slot_booking`` is what makes a slot bookable once: its primary key is the slot, and
+the booking writes its rows in the same transaction as the Appointment, so of two concurrent
+bookings of one slot the database lets exactly one commit (the other gets a unique violation).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 
-class SafetyProfile(SQLModel, table=True):
-    """Medications (anticoagulant holds), allergies (contrast, latex) and open referrals."""
+class SlotBooking(SQLModel, table=True):
+    __tablename__ = "scheduling_slot_booking"
 
-    __tablename__ = "scheduling_safety_profile"
+    slot_id: str = Field(primary_key=True, max_length=64)
+    appointment_id: str = Field(index=True, max_length=64)
 
-    patient_id: str = Field(primary_key=True, max_length=64)
-    medications: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
-    allergies: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
-    open_referrals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    last_event_id: str = Field(max_length=64)
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+class FollowedReferral(SQLModel, table=True):
+    """A referral of the patient, open until it is redirected, rejected or cancelled."""
+
+    __tablename__ = "scheduling_referral"
+
+    referral_id: str = Field(primary_key=True, max_length=64)
+    patient_id: str = Field(index=True, max_length=64)
+    open: bool = True

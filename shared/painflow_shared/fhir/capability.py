@@ -23,6 +23,8 @@ class ResourceCapability:
     conditional_update: bool = False
     update_create: bool = False  # PUT to a new id creates
     operations: tuple[str, ...] = ()
+    # (operation, canonical of its served OperationDefinition); others get a urn:painflow name
+    definitions: tuple[tuple[str, str], ...] = ()
 
 
 def capability_statement(
@@ -67,8 +69,10 @@ def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[st
             {"name": p.name, "type": p.type} for p in registry.params_for(cap.type).values()
         ]
     if cap.operations:
+        canonical = dict(cap.definitions)
         body["operation"] = [
-            {"name": op, "definition": f"urn:painflow:operation:{op}"} for op in cap.operations
+            {"name": op, "definition": canonical.get(op, f"urn:painflow:operation:{op}")}
+            for op in cap.operations
         ]
     return body
 

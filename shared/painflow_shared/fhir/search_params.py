@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from painflow_shared.fhir.dates import parse_fhir_date
 
@@ -19,6 +20,8 @@ class SearchParam:
     type: ParamType
     path: str  # dotted element path, e.g. "name.family", "subject", "authoredOn"
     target: str | None = None  # for references: the type a bare id means
+    # for dates: the zone (a zoneinfo key) a value without a time is read in; None = UTC
+    zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def _index(param: SearchParam, leaf: Any) -> Iterator[IndexValue]:
         for text in _strings(leaf):
             yield IndexValue(param.name, text.lower())
     elif param.type == "date":
-        moment = parse_date_value(leaf.get("start") if isinstance(leaf, dict) else leaf)
+        value = leaf.get("start") if isinstance(leaf, dict) else leaf
+        moment = parse_date_value(value, param.zone)
         if moment is not None:
             yield IndexValue(param.name, moment.isoformat(), date_value=moment)
 
@@ -108,11 +112,14 @@ def _strings(leaf: Any) -> Iterator[str]:
                     yield item
 
 
-def parse_date_value(value: Any) -> datetime | None:
+def parse_date_value(value: Any, zone: str | None = None) -> datetime | None:
     """The start of a FHIR date/dateTime/instant, as an aware UTC datetime (None if none).
 
-    Year 1 with a positive offset has no UTC equivalent: it is treated as unreadable."""
+    A value without a time (a date, a month, a year) starts at midnight in ``zone`` (a zoneinfo
+    key; None = UTC). Year 1 with a positive offset has no UTC equivalent: it is unreadable."""
     moment = parse_fhir_date(value)
+    if moment is not None and zone is not None and "T" not in value:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
     try:
         return moment.astimezone(UTC) if moment else None
     except OverflowError:
@@ -136,16 +143,25 @@ class DateRange:
     high: datetime
 
 
-def date_range(value: str) -> DateRange | None:
-    """``ge2020-01`` -> ``DateRange("ge", 2020-01-01, 2020-02-01)``; None when not a date."""
+def date_range(value: str, zone: str | None = None) -> DateRange | None:
+    """``ge2020-01`` -> ``DateRange("ge", 2020-01-01, 2020-02-01)``; None when not a date.
+
+    A value without a time names its period in ``zone`` (a zoneinfo key; None = UTC), so a
+    day is that zone's calendar day (23 or 25 hours across a daylight-saving change)."""
     prefix, text = (value[:2], value[2:]) if value[:2] in DATE_PREFIXES else ("eq", value)
     low = parse_date_value(text) if _SEARCH_DATE.fullmatch(text) else None
     if low is None:
         return None
+    if zone is not None and "T" not in text:
+        low = low.replace(tzinfo=ZoneInfo(zone))  # the same wall-clock start, in the zone
     try:
-        high = _upper_bound(low, text)
+        high = _upper_bound(low, text).astimezone(UTC)
     except (OverflowError, ValueError):  # the period ends after 9999-12-31
         high = datetime.max.replace(tzinfo=UTC)
+    try:
+        low = low.astimezone(UTC)
+    except OverflowError:
+        return None
     return DateRange(prefix, low, high)
 
 

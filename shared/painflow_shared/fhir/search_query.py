@@ -213,7 +213,7 @@ def _check_modifier(param: SearchParam, modifier: str | None) -> None:
 
 
 def _date(param: SearchParam, value: str) -> DateRange:
-    bounds = date_range(value)
+    bounds = date_range(value, param.zone)
     if bounds is None:
         raise InvalidRequest(
             f"{param.name} must be a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime), "

@@ -52,6 +52,7 @@ __all__ = [
     "check_modality",
     "check_repeat_limits",
     "check_slots",
+    "check_taken",
     "covered_conflicts",
     "granted_coverages",
     "procedure_agents",
@@ -89,6 +90,11 @@ def check_slots(
     if taken or shape:
         return taken + shape
     return _duration(order, slots)
+
+
+def check_taken(slots: Sequence[SlotFacts]) -> tuple[Refusal, ...]:
+    """Only the taken slots (409s): checked before a booking reserves its slots."""
+    return _taken(slots)
 
 
 def _taken(slots: Sequence[SlotFacts]) -> tuple[Refusal, ...]:
