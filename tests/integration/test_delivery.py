@@ -11,10 +11,11 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from painflow_assessment.tables import IntakeItem
-from painflow_followup.tables import JourneyEntry
+from painflow_followup.tables import JourneyEvent
 from painflow_shared.events.inbox import InboxEntry
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.topics import REFERRAL_TOPIC
+from painflow_shared.events.types import ReferralEvent
 from painflow_shared.testing.fixtures import wait_for
 
 from .conftest import post_referral
@@ -26,9 +27,12 @@ N = 12
 def _journey_steps(platform, patient_ids: list[str]) -> dict[str, int]:
     with Session(platform.runtime("followup").engine) as session:
         rows = session.exec(
-            select(JourneyEntry.patient_id, func.count())
-            .where(col(JourneyEntry.patient_id).in_(patient_ids), JourneyEntry.kind == "referral")
-            .group_by(JourneyEntry.patient_id)
+            select(JourneyEvent.patient_id, func.count())
+            .where(
+                col(JourneyEvent.patient_id).in_(patient_ids),
+                JourneyEvent.event_type == ReferralEvent.RECEIVED,
+            )
+            .group_by(JourneyEvent.patient_id)
         ).all()
     return {patient: count for patient, count in rows}
 

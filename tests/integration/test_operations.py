@@ -30,7 +30,7 @@ def test_health_and_metadata(platform, service):
 def test_metrics_show_requests_events_and_backlog(platform):
     patient_id, _ = post_referral(platform)
     wait_for(
-        lambda: httpx.get(f"{platform.url('followup')}/journey/{patient_id}").status_code == 200,
+        lambda: httpx.get(f"{platform.url('followup')}/journeys/{patient_id}").status_code == 200,
         what="journey",
     )
     referral = httpx.get(f"{platform.url('referral')}/metrics").text

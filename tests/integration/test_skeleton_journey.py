@@ -35,18 +35,19 @@ def test_referral_reaches_assessment_scheduling_and_followup(platform):
     assert profile["open_referrals"] == [request_id]
 
     journey = wait_for(
-        lambda: _get_json(f"{platform.url('followup')}/journey/{patient_id}"), what="journey"
+        lambda: _get_json(f"{platform.url('followup')}/journeys/{patient_id}"), what="journey"
     )
-    kinds = [step["kind"] for step in journey["steps"]]
-    assert kinds == ["injury", "referral"]
-    assert journey["steps"][1]["service_request"] == request_id
-    assert journey["steps"][1]["triage"] == "awaiting-coordinator"
+    steps = [event["step"] for event in journey["events"]]
+    assert steps == ["injury", "referral"]
+    assert journey["events"][1]["resources"][0] == f"ServiceRequest/{request_id}"
+    assert journey["events"][1]["days_since_injury"] >= 0
+    assert journey["current"]["step"] == "awaiting-triage"
 
 
 def test_one_trace_covers_request_relay_produce_and_every_consumer(platform):
     platform.spans.clear()
     patient_id, request_id = post_referral(platform)
-    wait_for(lambda: _get_json(f"{platform.url('followup')}/journey/{patient_id}"), what="journey")
+    wait_for(lambda: _get_json(f"{platform.url('followup')}/journeys/{patient_id}"), what="journey")
     wait_for(
         lambda: _get_json(f"{platform.url('assessment')}/worklist/{request_id}"), what="worklist"
     )

@@ -1,38 +1,113 @@
-"""The journey for people: a patient's timeline as JSON."""
+"""HTTP of the follow-up service: outcomes in (QuestionnaireResponse, Observation), the outcome
+Questionnaire, ``Patient/{id}/$everything`` and the journey for people (``/journeys/{id}``).
+
+Bodies are read asynchronously; the database work runs in the thread pool.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
 
-from painflow_followup.tables import JourneyEntry
-from painflow_shared.fhir.errors import NotFound
-from painflow_shared.runtime import SessionDep
+from painflow_followup.everything import everything, journey_of
+from painflow_followup.handlers import FollowupHandlers
+from painflow_shared.fhir.errors import NotFound, UnsupportedSearch
+from painflow_shared.fhir.http import read_fhir_body
+from painflow_shared.fhir.media import fhir_response
+from painflow_shared.fhir.negotiation import negotiate
+from painflow_shared.fhir.parse import parse_resource
+from painflow_shared.fhir.versions import resource_headers
+from painflow_shared.runtime import RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/journey", tags=["followup"])
+router = APIRouter(prefix="/fhir", tags=["followup"], dependencies=[Depends(negotiate)])
+journeys = APIRouter(tags=["followup"])
+QUESTIONNAIRE_PARAMS = frozenset({"url", "_id", "_format", "_pretty"})
 
 
-@router.get("/{patient_id}")
+def get_handlers(request: Request) -> FollowupHandlers:
+    handlers: FollowupHandlers = request.app.state.followup
+    return handlers
+
+
+HandlersDep = Annotated[FollowupHandlers, Depends(get_handlers)]
+
+
+@router.post("/{resource_type}")
+async def create(
+    resource_type: str, request: Request, runtime: RuntimeDep, handlers: HandlersDep
+) -> Response:
+    runtime.require(resource_type, "create")
+    body = await read_fhir_body(request, runtime.settings.max_body_bytes)
+    parse_resource(body, expected_type=resource_type)
+    record = (
+        handlers.record_response
+        if resource_type == "QuestionnaireResponse"
+        else handlers.record_observation
+    )
+    stored = await run_in_threadpool(record, body)
+    headers = resource_headers(stored, runtime.base_url)
+    return fhir_response(stored, status_code=201, headers=headers)
+
+
+@router.get("/Questionnaire")
+def questionnaires(request: Request, runtime: RuntimeDep, handlers: HandlersDep) -> Response:
+    unknown = sorted({k for k in request.query_params if k not in QUESTIONNAIRE_PARAMS})
+    if unknown:
+        raise UnsupportedSearch(
+            f"Questionnaire takes only url and _id here, not {', '.join(unknown)}"
+        )
+    questionnaire = handlers.policies.questionnaire_resource
+    wanted_url = request.query_params.get("url")
+    wanted_id = request.query_params.get("_id")
+    found = (wanted_url in (None, questionnaire["url"])) and (
+        wanted_id in (None, questionnaire["id"])
+    )
+    matches = [questionnaire] if found else []
+    return fhir_response(_searchset(runtime.base_url, "Questionnaire", matches, str(request.url)))
+
+
+@router.get("/Questionnaire/{questionnaire_id}")
+def questionnaire(questionnaire_id: str, handlers: HandlersDep) -> Response:
+    resource = handlers.policies.questionnaire_resource
+    if questionnaire_id != resource["id"]:
+        raise NotFound(f"Questionnaire/{questionnaire_id} is not known here")
+    return fhir_response(resource)
+
+
+@router.get("/Patient/{patient_id}/$everything")
+def patient_everything(patient_id: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return fhir_response(everything(session, runtime.registry, runtime.base_url, patient_id))
+
+
+@journeys.get("/journeys/{patient_id}")
 def journey(patient_id: str, session: SessionDep) -> dict[str, Any]:
-    entries = session.exec(
-        select(JourneyEntry)
-        .where(JourneyEntry.patient_id == patient_id)
-        .order_by(col(JourneyEntry.occurred_at), col(JourneyEntry.event_id))
-    ).all()
-    if not entries:
-        raise NotFound(f"no journey for Patient/{patient_id}")
+    return journey_of(session, patient_id)
+
+
+@journeys.get("/journey/{patient_id}")
+def old_journey_path(patient_id: str, request: Request) -> RedirectResponse:
+    """Today's path, kept for those who bookmarked it: permanently moved to /journeys/{id}."""
+    target = request.url_for("journey", patient_id=patient_id)
+    return RedirectResponse(str(target), status_code=308)
+
+
+def _searchset(
+    base: str, resource_type: str, resources: list[dict[str, Any]], self_url: str
+) -> dict[str, Any]:
     return {
-        "patient": f"Patient/{patient_id}",
-        "steps": [
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [
             {
-                "at": e.occurred_at.isoformat(),
-                "kind": e.kind,
-                "event": e.event_type,
-                "episode": e.episode_id,
-                **e.detail,
+                "fullUrl": f"{base}/{resource_type}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
             }
-            for e in entries
+            for r in resources
         ],
     }

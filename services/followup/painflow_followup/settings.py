@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from painflow_shared.settings import SharedSettings
@@ -12,3 +13,10 @@ class FollowupSettings(SharedSettings):
 
     service_name: str = "followup"
     port: int = 8004
+    # the site's medial branch block threshold: one of the progression policy's options (80, 50)
+    mbb_relief_threshold: int = 80
+    # how often the overdue job looks for outcome Tasks past their window (0 = never by itself)
+    overdue_interval_seconds: float = Field(60.0, ge=0)
+    # where procedure orders live: the next step's basedOn names the order there when no
+    # assessment event told us its URL
+    assessment_base_url: str = "http://127.0.0.1:8002/fhir"
