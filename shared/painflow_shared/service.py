@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from painflow_shared.contracts import EventContracts
 from painflow_shared.db import make_engine, migrate
@@ -29,6 +29,7 @@ from painflow_shared.fhir.capability import (
     capability_statement,
     metadata_router,
 )
+from painflow_shared.fhir.negotiation import negotiate
 from painflow_shared.fhir.outcomes import install_error_handlers
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
@@ -89,7 +90,8 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
     install_error_handlers(app)
     _install_middleware(app, runtime)
     for router in _routers(settings, declaration):
-        app.include_router(router)
+        # every route refuses, before any work, a _format or Accept it cannot answer (406)
+        app.include_router(router, dependencies=[Depends(negotiate)])
     checks = {"database": lambda: database_ok(runtime.engine), "kafka": lambda: kafka_ok(settings)}
     app.include_router(
         health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)
@@ -157,23 +159,26 @@ def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> 
             before_connect=topics.ensure,
         )
         runtime.relay.start()
-    for topic, handlers in declaration.subscriptions.items():
-        real_topic = settings.topic(topic)
-        consumer = EventConsumer(
-            name=settings.consumer_group,
-            units=runtime.units,
-            consumer_factory=partial(
-                make_consumer, settings, real_topic, group_id=settings.consumer_group
-            ),
-            producer_factory=lambda: make_producer(settings, client_id=f"{name}-dlq"),
-            handlers=handlers,
-            contracts=runtime.contracts,
-            max_attempts=settings.consumer_max_attempts,
-            backoff_seconds=settings.consumer_backoff_seconds,
-            before_connect=topics.ensure,
-        )
-        runtime.consumers.append(consumer)
-        consumer.start()
+    if not declaration.subscriptions:
+        return
+    # one member of the service's group for all its topics: one rebalance, one poll loop
+    real_topics = [settings.topic(topic) for topic in declaration.subscriptions]
+    handlers = {t: h for table in declaration.subscriptions.values() for t, h in table.items()}
+    consumer = EventConsumer(
+        name=settings.consumer_group,
+        units=runtime.units,
+        consumer_factory=partial(
+            make_consumer, settings, *real_topics, group_id=settings.consumer_group
+        ),
+        producer_factory=lambda: make_producer(settings, client_id=f"{name}-dlq"),
+        handlers=handlers,
+        contracts=runtime.contracts,
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_backoff_seconds,
+        before_connect=topics.ensure,
+    )
+    runtime.consumers.append(consumer)
+    consumer.start()
 
 
 def _count_published(runtime: ServiceRuntime, row: OutboxMessage) -> None:

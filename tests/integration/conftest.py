@@ -77,12 +77,14 @@ def platform(
         "followup": (followup_app, FollowupSettings),
     }
     platform = Platform(servers={}, spans=span_exporter, run_id=run_id)
+    for name, (_, cls) in factories.items():
+        platform.settings[name] = service_settings(
+            name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
+        )
+    _name_each_other(platform.settings)
     try:
-        for name, (factory, cls) in factories.items():
-            settings = service_settings(
-                name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
-            )
-            platform.settings[name] = settings
+        for name, (factory, _) in factories.items():
+            settings = platform.settings[name]
             platform.servers[name] = start_server(factory(settings), settings.port)
         consumers = [c for name in factories for c in platform.runtime(name).consumers]
         wait_for(lambda: all(c.assigned for c in consumers), timeout=90, what="consumer groups")
@@ -90,6 +92,14 @@ def platform(
     finally:
         for server in platform.servers.values():
             server.stop()
+
+
+def _name_each_other(settings: dict[str, SharedSettings]) -> None:
+    """Each service knows where the others are (they run on ports chosen for this run)."""
+    for own in settings.values():
+        own.referral_base_url = settings["referral"].public_base_url
+        if hasattr(own, "assessment_base_url"):
+            own.assessment_base_url = settings["assessment"].public_base_url
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -153,6 +153,16 @@ ROWS = [
         expression="Task.note",
     ),
     Row(
+        "_format=xml on a PATCH",
+        "PATCH",
+        "/Task/{task}",
+        406,
+        [("_format", "xml")],
+        headers=PATCH,
+        body=_patch_note_index("0"),
+        expression="_format",
+    ),
+    Row(
         'If-Match W/"²"',
         "PATCH",
         "/Task/{task}",

@@ -142,13 +142,10 @@ def _next_step(entries: list[Entry]) -> Milestone | None:
         notes = " ".join(n.get("text", "") for n in resource.get("note") or []).strip()
         words = f"next step: {step['code']}" + (f": {notes}" if notes else "")
         concept = {"coding": [step], "text": notes or step["code"]}
-        outputs = (
-            _output(ReferralMilestone.NEXT_STEP, entry),
-            _typed(ReferralMilestone.NEXT_STEP, {"valueCodeableConcept": concept}),
-        )
-        if step["code"] == NextStep.DISCHARGE:
-            return Milestone(ReferralMilestone.DISCHARGED, words, outputs, COMPLETED)
-        return Milestone(ReferralMilestone.NEXT_STEP, words, outputs)
+        discharge = step["code"] == NextStep.DISCHARGE
+        code = ReferralMilestone.DISCHARGED if discharge else ReferralMilestone.NEXT_STEP
+        outputs = (_output(code, entry), _typed(code, {"valueCodeableConcept": concept}))
+        return Milestone(code, words, outputs, COMPLETED if discharge else IN_PROGRESS)
     return None
 
 
