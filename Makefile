@@ -27,9 +27,8 @@ run: setup ## Kafka + the four services on SQLite, in the foreground (Ctrl-C sto
 up: setup ## the same in the background; returns when every service is healthy
 	$(PY) deploy/local/supervisor.py up
 
-down: ## stop what `make up` started (services and the Kafka broker)
+down: ## stop what `make up` started (services; the Kafka broker only if make up started it)
 	@if [ -x $(PY) ]; then $(PY) deploy/local/supervisor.py down; fi
-	bash deploy/kafka/kafka.sh stop
 
 demo: ## up, walk a sample patient through the whole path, print the journey and trace id, down
 	$(MAKE) up

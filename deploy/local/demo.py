@@ -1,117 +1,95 @@
-"""`make demo`: walk one sample patient through the running services and show what each did.
+"""`make demo`: one acute-injury patient through the whole pathway on the services `make up`
+started (127.0.0.1:8001..8004), with only the HTTP calls an EHR and the clinic's people make;
+every hand-off between the services goes over Kafka. Prints the journey as the follow-up
+service keeps it (days since the injury, the step, what happened, the step's trace id) and the
+referral's triage Task as the EHR sees it at the end.
 
-Sends a referral transaction Bundle (Patient, the injury Condition, ServiceRequest) with a W3C
-traceparent of its own, so the trace id printed at the end finds every span of this patient step.
+The driver is painflow_shared.testing.journey (tests/integration/test_whole_journey.py runs the
+same journey). `python deploy/local/demo.py --second-relief 40` shows the reassessment variant.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
+import argparse
 import sys
-import time
-from datetime import date, timedelta
-from pathlib import Path
+import textwrap
 from typing import Any
 
-import httpx
+from painflow_shared.testing.journey import Bases, JourneyDriver, JourneyError, milestone
 
-from painflow_shared.testing.factories import referral_bundle, response_location
-
-REPO = Path(__file__).resolve().parents[2]
-BASE = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
-
-
-def url(service: str, path: str) -> str:
-    return f"http://127.0.0.1:{BASE[service]}{path}"
-
-
-def wait_json(address: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = httpx.get(address, timeout=5)
-        if response.status_code == 200:
-            return response.json()
-        time.sleep(0.3)
-    raise SystemExit(f"nothing at {address} after {timeout}s")
+Event = dict[str, Any]
 
 
 def main() -> int:
-    trace_id = secrets.token_hex(16)
-    headers = {
-        "content-type": "application/fhir+json",
-        "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
-    }
-    bundle = referral_bundle(onset=date.today() - timedelta(weeks=6))  # a recent injury: fast track
-    response = httpx.post(url("referral", "/fhir"), json=bundle, headers=headers, timeout=30)
-    if response.status_code != 200:
-        print(response.text, file=sys.stderr)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--second-relief", type=float, default=90, help="second block's relief %%")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for each step")
+    options = parser.parse_args()
+    driver = JourneyDriver(Bases(), timeout=options.timeout, say=lambda s: print(f"  - {s}"))
+    print("Walking one patient through the pathway (HTTP only; Kafka between the services):")
+    try:
+        result = driver.run(second_relief=options.second_relief)
+    except JourneyError as error:
+        print(f"\nthe journey stopped: {error}", file=sys.stderr)
         return 1
-    patient = response_location(response.json(), "Patient").split("/")[1]
-    request = response_location(response.json(), "ServiceRequest").split("/")[1]
-    task = wait_json(url("referral", f"/fhir/Task?focus=ServiceRequest/{request}"))["entry"][0][
-        "resource"
-    ]
+    finally:
+        driver.close()
+    journey = result.journey
+    print(f"\nJourney of Patient/{result.patient_id} (injury {journey['injury_onset']}):")
+    print("  (all in real time on the day of the referral, except the ablation's 6-week, 3- and")
     print(
-        f"referral    stored ServiceRequest/{request} for Patient/{patient}; "
-        f"triage Task/{task['id']} is "
-        f"'{task['status']}' ({task['businessStatus']['text']}), priority {task['priority']}"
+        "  6-month outcomes: a demo cannot wait six months, so they are dated at their time points)"
     )
-    worklist = wait_json(url("assessment", f"/worklist/{request}"))
-    print(f"assessment  worklist status '{worklist['status']}'")
-    profile = wait_json(url("scheduling", f"/patients/{patient}/safety-profile"))
-    print(
-        f"scheduling  safety profile with {len(profile['medications'])} medications, "
-        f"open referrals {profile['open_referrals']}"
-    )
-    journey = wait_json(url("followup", f"/journey/{patient}"))
-    print("followup    journey:")
-    for step in journey["steps"]:
-        print(f"              {step['at'][:19]}  {step['kind']:<8} {step['event']}")
-    accept_and_follow(request, task)
-    print(
-        f"\ntrace id    {trace_id}  (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; "
-        "else the console exporter in .run/logs/)"
-    )
-    print_trace(trace_id)
-    print(json.dumps({"patient": patient, "service_request": request, "trace_id": trace_id}))
+    print(f"  {'day':>4}  {'step':<10} {'what happened':<70} trace id")
+    for event in journey["events"]:
+        print(_line(event))
+    current = journey.get("current") or {}
+    print(f"\n  now: {current.get('text')}")
+    task = result.triage_task
+    business = task.get("businessStatus") or {}
+    print(f"\nThe EHR's view, GET :8001/fhir/Task?focus=ServiceRequest/{result.referral_id}:")
+    print(f"  Task/{task.get('id')} status {task.get('status')}, businessStatus {milestone(task)}")
+    for text in textwrap.wrap(str(business.get("text", "")), 96):
+        print(f"    {text}")
     return 0
 
 
-def accept_and_follow(request: str, task: dict[str, Any]) -> None:
-    """The coordinator accepts the referral; assessment sees it ready for intake."""
-    patch = [{"op": "replace", "path": "/status", "value": "accepted"}]
-    response = httpx.patch(
-        url("referral", f"/fhir/Task/{task['id']}"),
-        json=patch,
-        headers={"content-type": "application/json-patch+json"},
-    )
-    response.raise_for_status()
-    print(f"coordinator accepted Task/{task['id']} (PATCH, JSON Patch)")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        item = httpx.get(url("assessment", f"/worklist/{request}")).json()
-        if item.get("status") == "ready-for-intake":
-            print("assessment  worklist status 'ready-for-intake'")
-            return
-        time.sleep(0.3)
-    raise SystemExit("assessment never saw the acceptance")
+def _line(event: Event) -> str:
+    day = event["days_since_injury"]
+    what = _what(event)
+    what = what if len(what) <= 70 else f"{what[:67]}..."
+    day_text = "?" if day is None else str(day)
+    return f"  {day_text:>4}  {event['step']:<10} {what:<70} {event['trace_id']}"
 
 
-def print_trace(trace_id: str) -> None:
-    """Count this trace's spans in each service's console-exported spans (when not on OTLP)."""
-    time.sleep(1.5)  # the console exporter writes every 0.5 s
-    logs = REPO / ".run" / "logs"
-    for service in BASE:
-        path = logs / f"{service}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        names = [
-            json.loads(line)["name"]
-            for line in text.splitlines()
-            if line.startswith("{") and f'"0x{trace_id}"' in line and '"name"' in line
-        ]
-        steps = sorted({n for n in names if not n.split(" ")[0].isupper() and n != "connect"})
-        print(f"  {service:<11} {len(names):>3} spans, among them: {'; '.join(steps[:4])}")
+def _what(event: Event) -> str:
+    summary, step = event["summary"], event["step"]
+    refs = " ".join(event["resources"][:1])
+    text = {
+        "injury": "injury (the referral's Condition onset)",
+        "referral": f"referral received from the EHR ({refs})",
+        "triage": "the coordinator accepted the referral",
+        "intake": "intake questionnaires sent to the patient",
+        "decision": f"decision: {summary.get('decision')} (intake NRS {summary.get('nrs')}, "
+        f"MME {summary.get('mme')})",
+        "order": f"next procedure ordered ({refs})",
+        "booking": f"booked {str(summary.get('appointment_start'))[:16]}: "
+        f"{summary.get('procedure')}",
+        "procedure": f"performed, pre-procedure NRS {summary.get('nrs')} ({refs})",
+        "follow-up": "follow-up plan: "
+        + ", ".join(str(t.get("label")) for t in summary.get("time_points") or []),
+        "next-step": f"next step: {summary.get('next_step_display')}",
+    }.get(step)
+    if step == "outcome":
+        return _outcome(summary)
+    return text or event["event"]
+
+
+def _outcome(summary: dict[str, Any]) -> str:
+    parts = [f"{summary.get('time_point')} outcome: {summary.get('relief_percent')}% relief"]
+    if summary.get("nrs") is not None:
+        parts.append(f"NRS {summary['nrs']}")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

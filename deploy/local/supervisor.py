@@ -5,7 +5,9 @@ Each service logs to .run/logs/<service>.log; the supervisor waits until every
 see restarts.py) and stops every child on Ctrl-C or SIGTERM. `make up` leaves the supervisor
 running in the background (.run/logs/supervisor.log, PID in .run/supervisor.pid); `make down`
 stops it, and it stops the services. Only the processes it started are ever signalled (their
-PIDs are kept in .run/services.pid).
+PIDs are kept in .run/services.pid). The Kafka broker is started only when none answers on
+its port; one already running (the tests' broker, another checkout's) is reused and left running,
+and only a broker this supervisor started (.run/kafka.started-by-up) is stopped again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ RUN = Path(os.environ.get("PAINFLOW_RUN_DIR", REPO / ".run"))
 SERVICES = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
 PIDFILE = RUN / "services.pid"
 SUPERVISOR_PIDFILE = RUN / "supervisor.pid"
+BROKER_MARK = RUN / "kafka.started-by-up"  # present only when `make up`/`make run` started it
 
 
 def start_service(name: str) -> subprocess.Popen[bytes]:
@@ -95,24 +98,44 @@ def print_where() -> None:
     print("  journey     http://127.0.0.1:8004/journey/<patient id>\n", flush=True)
 
 
-def kafka(command: str) -> None:
-    subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), command], check=True)
+def kafka(command: str, check: bool = True) -> int:
+    script = str(REPO / "deploy" / "kafka" / "kafka.sh")
+    return subprocess.run(["bash", script, command], check=check).returncode
+
+
+def start_broker() -> None:
+    """Start the broker unless one already answers (then reuse it and never stop it)."""
+    if kafka("status", check=False) == 0:
+        print("kafka: a broker is already running: reusing it, and leaving it running", flush=True)
+        return
+    kafka("start")
+    RUN.mkdir(parents=True, exist_ok=True)
+    BROKER_MARK.write_text("started by deploy/local/supervisor.py\n")
+
+
+def stop_broker() -> None:
+    """Stop the broker only if start_broker started it."""
+    if BROKER_MARK.exists():
+        kafka("stop")
+        BROKER_MARK.unlink(missing_ok=True)
+    else:
+        print("kafka: not started by `make up`: left running", flush=True)
 
 
 def run() -> None:
     """`make run`: everything in the foreground; Ctrl-C stops all of it."""
-    kafka("start")
+    start_broker()
     try:
         supervise(announce=True)
     finally:
-        kafka("stop")
+        stop_broker()
 
 
 def up() -> None:
     """`make up`: the supervisor goes on in the background; return once every service is ready."""
     if SUPERVISOR_PIDFILE.exists() and _alive(int(SUPERVISOR_PIDFILE.read_text())):
         raise SystemExit("already up (see .run/supervisor.pid); `make down` first")
-    kafka("start")
+    start_broker()
     (RUN / "logs").mkdir(parents=True, exist_ok=True)
     with open(RUN / "logs" / "supervisor.log", "ab") as log:
         daemon = subprocess.Popen(
@@ -156,7 +179,8 @@ def supervise(announce: bool) -> None:
 
 
 def down() -> None:
-    """Stop the background supervisor (which stops its services), else the services by PID."""
+    """Stop the background supervisor (which stops its services), else the services by PID;
+    then the broker, if `make up` started it."""
     if SUPERVISOR_PIDFILE.exists():
         _terminate([int(SUPERVISOR_PIDFILE.read_text())], wait=40)
         SUPERVISOR_PIDFILE.unlink(missing_ok=True)
@@ -164,6 +188,7 @@ def down() -> None:
         _terminate([int(p) for p in PIDFILE.read_text().split()], wait=20)
         PIDFILE.unlink(missing_ok=True)
     print("services stopped")
+    stop_broker()
 
 
 def _terminate(pids: list[int], wait: float) -> None:

@@ -18,7 +18,7 @@ from painflow_followup.domain.journey import (
     journey_view,
     ordered_timeline,
 )
-from painflow_followup.domain.journey_entries import journey_entry
+from painflow_followup.domain.journey_entries import clinical_time, journey_entry
 from painflow_shared.contracts import default_contracts_dir
 
 EXAMPLES = default_contracts_dir() / "examples"
@@ -83,6 +83,21 @@ def test_a_late_assessment_event_still_sorts_before_the_booking_it_led_to():
     decision = entry("painflow.assessment.completed", "2026-09-22T16:10:00Z")
 
     assert ordered_timeline([booking, decision]) == [decision, booking]
+
+
+def test_a_next_step_comes_after_the_outcome_it_names_even_one_dated_later():
+    proposal = {"resourceType": "ServiceRequest", "authoredOn": "2026-12-02T03:47:00Z"}
+    outcome = {"resourceType": "Observation", "effectiveDateTime": "2027-06-02T12:00:00Z"}
+    late = {"resourceType": "Observation", "effectiveDateTime": "2026-11-30T09:00:00Z"}
+
+    dated_later = clinical_time("painflow.followup.next-step", [proposal, outcome])
+    recorded_late = clinical_time("painflow.followup.next-step", [proposal, late])
+
+    assert dated_later == datetime(2027, 6, 2, 12, 0, tzinfo=UTC)
+    assert recorded_late == datetime(2026, 12, 2, 3, 47, tzinfo=UTC)  # decided when recorded
+    assert clinical_time("painflow.followup.outcome-recorded", [proposal, outcome]) == datetime(
+        2027, 6, 2, 12, 0, tzinfo=UTC
+    )
 
 
 def test_ties_on_the_same_instant_follow_the_pathway_then_the_event_id():

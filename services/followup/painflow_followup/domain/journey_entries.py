@@ -52,7 +52,20 @@ def journey_entry(
 
 
 def clinical_time(event_type: str, resources: list[Resource]) -> datetime | None:
-    """When the step happened, from the resource that records it; None if none says."""
+    """When the step happened, from the resource that records it; None if none says.
+
+    A next step is never before the outcomes it names (carried in its event): an outcome dated
+    at its time point and recorded earlier than that (the demo's long-term outcomes) still
+    comes before the decision taken on it.
+    """
+    found = _recorded_time(event_type, resources)
+    if event_type != FollowupEvent.NEXT_STEP:
+        return found
+    evidence = [parse_fhir_date(o.get("effectiveDateTime")) for o in _of(resources, "Observation")]
+    return max([t for t in (found, *evidence) if t is not None], default=None)
+
+
+def _recorded_time(event_type: str, resources: list[Resource]) -> datetime | None:
     rule = _TIME_OF.get(event_type)
     if rule is None:
         return None
