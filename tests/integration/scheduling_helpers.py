@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
+from sqlmodel import Session, select
 
+from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.types import ASSESSMENT_TOPIC, SCHEDULING_TOPIC
+from painflow_shared.testing.fixtures import wait_for
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
@@ -21,27 +25,43 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 OVERRIDE = "https://painflow.dev/fhir/StructureDefinition/allergy-override"
 
 
-def fresh_completed_event() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(headers, value, the order) of the example completed event with every id made new."""
+def fresh_completed_event(
+    patient_id: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(headers, value, the order) of the example completed event with every id made new (the
+    patient's kept as ``patient_id`` when given: another order for the same patient)."""
     message = json.loads((EXAMPLES / "painflow.assessment.completed.json").read_text())
     value = message["value"]
     ids = {value["id"], *(e["resource"]["id"] for e in value["entry"])}
+    patient = next(
+        e["resource"] for e in value["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
     text = json.dumps(message)
     for old in ids:
-        text = text.replace(old, str(uuid.uuid4()))
+        new = patient_id if patient_id and old == patient["id"] else str(uuid.uuid4())
+        text = text.replace(old, new)
     fresh = json.loads(text)
     fresh["headers"].pop("traceparent", None)
-    order = next(
-        e["resource"]
-        for e in fresh["value"]["entry"]
-        if e["resource"]["resourceType"] == "ServiceRequest"
+    return fresh["headers"], fresh["value"], resource_of(fresh["value"], "ServiceRequest")
+
+
+def resource_of(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type
     )
-    return fresh["headers"], fresh["value"], order
 
 
-def publish_completed(platform: Any, kafka: str) -> dict[str, Any]:
-    """Publish a fresh completed event (validated first); returns its order."""
-    headers, value, order = fresh_completed_event()
+Edit = Callable[[dict[str, Any]], None]
+
+
+def publish_completed(
+    platform: Any, kafka: str, *, patient_id: str | None = None, edit: Edit | None = None
+) -> dict[str, Any]:
+    """Publish a fresh completed event (validated first); returns its order. ``edit`` changes the
+    event's Bundle in place before it is published (e.g. the order's CPT code, the payer)."""
+    headers, value, order = fresh_completed_event(patient_id)
+    if edit is not None:
+        edit(value)
     platform.runtime("scheduling").contracts.validate(headers, value)
     producer = KafkaProducer(bootstrap_servers=kafka)
     producer.send(
@@ -52,6 +72,27 @@ def publish_completed(platform: Any, kafka: str) -> dict[str, Any]:
     ).get(timeout=10)
     producer.close()
     return order
+
+
+def received_order(platform: Any, kafka: str, **options: Any) -> dict[str, Any]:
+    """Publish a completed event and wait until scheduling holds its order and its Tasks."""
+    order = publish_completed(platform, kafka, **options)
+    focus = f"ServiceRequest/{order['id']}"
+    wait_for(lambda: get(platform, "Task", focus=focus)["total"] > 0, what="scheduling request")
+    return order
+
+
+def get(platform: Any, path: str, **params: str) -> dict[str, Any]:
+    response = httpx.get(f"{platform.fhir('scheduling')}/{path}", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def staged_events(platform: Any, patient_id: str) -> list[str]:
+    """The event types scheduling staged in its outbox for the patient, oldest first."""
+    with Session(platform.runtime("scheduling").engine) as session:
+        query = select(OutboxMessage.event_type).where(OutboxMessage.key == patient_id)
+        return list(session.exec(query.order_by(OutboxMessage.seq)).all())  # type: ignore[arg-type]
 
 
 def post(platform: Any, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:

@@ -1,16 +1,25 @@
-"""Two bookings of one slot: exactly one wins, enforced by the database. Twenty clients race for
-one slot over real HTTP on real PostgreSQL, five rounds."""
+"""Two bookings of one slot, or of one order into two slots: exactly one wins, enforced by the
+database. Twenty clients race for one slot, and two clients book one order into two slots, over
+real HTTP on real PostgreSQL, several rounds."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from painflow_shared.testing.fixtures import wait_for
 
-from .scheduling_helpers import FHIR_JSON, booking, new_slot, post, publish_completed
+from .scheduling_helpers import (
+    FHIR_JSON,
+    booking,
+    new_slot,
+    post,
+    publish_completed,
+    room_with_slot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +77,48 @@ def test_twenty_clients_one_slot_exactly_one_wins(platform, kafka):
             headers=FHIR_JSON,
         )
         assert cancelled.status_code == 200, cancelled.text
+
+
+def test_one_order_booked_into_different_slots_at_once_exactly_one_wins(platform, kafka):
+    """The order's one active booking is a key in the database, not a read-then-write check:
+    two clients booking the same order into two different free slots get one 201 and one 422,
+    and only the winner's slot is taken. Ten rounds."""
+    order = publish_completed(platform, kafka)
+    base = platform.fhir("scheduling")
+    wait_for(
+        lambda: httpx.get(f"{base}/ServiceRequest/{order['id']}").status_code == 200, what="order"
+    )
+    for round_ in range(10):
+        # 20 days apart: the repeat rules never refuse the loser before the key does
+        first = room_with_slot(platform, *_half_hour(60 + round_))
+        second = room_with_slot(platform, *_half_hour(80 + round_))
+        bodies = [booking(order, first), booking(order, second)]
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(lambda b: post(platform, "Appointment", b), bodies))
+        assert sorted(r.status_code for r in responses) == [201, 422], [r.text for r in responses]
+        winner = next(r.json() for r in responses if r.status_code == 201)
+        loser = next(r.json() for r in responses if r.status_code == 422)
+        assert loser["issue"][0]["code"] == "business-rule"
+        # named when the winner had committed before the loser looked; else the key caught it
+        assert loser["issue"][0]["diagnostics"] in {
+            f"the order is already booked ({which}): reschedule or cancel that Appointment"
+            for which in (f"Appointment/{winner['id']}", "a concurrent booking committed first")
+        }
+        booked = httpx.get(
+            f"{base}/Appointment",
+            params={"based-on": f"ServiceRequest/{order['id']}", "status": "booked"},
+        ).json()
+        assert [e["resource"]["id"] for e in booked["entry"]] == [winner["id"]]
+        statuses = {s: httpx.get(f"{base}/Slot/{s}").json()["status"] for s in (first, second)}
+        assert sorted(statuses.values()) == ["busy", "free"]
+        cancelled = httpx.put(
+            f"{base}/Appointment/{winner['id']}",
+            json={**winner, "status": "cancelled", "cancelationReason": CANCEL},
+            headers=FHIR_JSON,
+        )
+        assert cancelled.status_code == 200, cancelled.text
+
+
+def _half_hour(days: int) -> tuple[str, str]:
+    day = datetime.now(UTC).date() + timedelta(days=days)
+    return f"{day}T08:00:00Z", f"{day}T08:30:00Z"

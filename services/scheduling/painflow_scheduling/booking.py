@@ -2,7 +2,8 @@
 
 Every rule of the domain is checked at once (``booking_refusals``); a refusal is a 422 (or a 409
 for a taken slot) whose issues say exactly why and, for holds, from when it is safe, and nothing
-is stored. The slots are then reserved in the database (slots.py), and the Appointment, its busy
+is stored. The slots and the order are reserved in the database (slots.py: a taken slot is a
+409 and an order already booked a 422, even under concurrency), and the Appointment, its busy
 Slots, the hold-instruction, lab and medication-reconciliation Tasks and the event commit
 together.
 """
@@ -28,7 +29,7 @@ from painflow_scheduling.overrides import (
     read_overrides,
     record_provenance,
 )
-from painflow_scheduling.slots import reserve, set_slot_status
+from painflow_scheduling.slots import claim_order, reserve, set_slot_status
 from painflow_scheduling.tasks import schedule_task, set_task
 from painflow_shared.events.types import SchedulingEvent
 from painflow_shared.fhir.dates import fhir_instant
@@ -75,7 +76,7 @@ def book(
     error = refusal_error(booking_refusals(request, ctx.policies, site_zone=ctx.site_zone))
     if error is not None:
         raise error
-    _one_booking_per_order(ctx, order)
+    claim_order(ctx, order["id"], appointment_id)
     pairs = covered(ctx, request, overrides)
     body = _booked(ctx, appointment, order, slots, override_comment(pairs))
     stored = ctx.store.create(body, resource_id=appointment_id)
@@ -149,17 +150,6 @@ def booking_slots(ctx: SchedulingContext, resource: dict[str, Any]) -> list[dict
             )
         slots.append(slot)
     return slots
-
-
-def _one_booking_per_order(ctx: SchedulingContext, order: dict[str, Any]) -> None:
-    ref = reference_string("ServiceRequest", order["id"])
-    booked = ctx.find("Appointment", based_on=ref, status="booked")
-    if booked:
-        raise BusinessRuleViolation(
-            f"the order is already booked (Appointment/{booked[0]['id']}): reschedule or cancel "
-            "that Appointment",
-            expression="Appointment.basedOn",
-        )
 
 
 def _booked(

@@ -16,7 +16,7 @@ from painflow_scheduling.events import publish_appointment
 from painflow_scheduling.facts import based_on_order, order_request, patient_id_of, slot_facts
 from painflow_scheduling.orders import refresh_order
 from painflow_scheduling.overrides import read_overrides
-from painflow_scheduling.slots import release, reserve, set_slot_status
+from painflow_scheduling.slots import release, release_order, reserve, set_slot_status
 from painflow_scheduling.tables import SlotBooking
 from painflow_scheduling.tasks import schedule_task, set_task
 from painflow_shared.events.types import SchedulingEvent
@@ -75,6 +75,7 @@ def end_booking(
     ``reopen`` the order goes back to waiting for a booking."""
     stored = ctx.store.update(appointment)[0]
     freed = [set_slot_status(ctx, slot_id, "free") for slot_id in release(ctx, stored["id"])]
+    release_order(ctx, stored["id"])
     order = based_on_order(ctx, stored)
     assert order is not None
     cancel_booking_tasks(ctx, order, f"Appointment {stored['status']}")

@@ -11,13 +11,15 @@ is fulfilled; ``procedure-performed`` and one ``procedure-complication`` per com
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from painflow_scheduling.context import SchedulingContext
-from painflow_scheduling.domain.fhir_values import concept_code
+from painflow_scheduling.domain.fhir_values import concept_code, parse_moment
 from painflow_scheduling.events import publish_procedure
 from painflow_scheduling.facts import ORDER_DONE, based_on_order, patient_id_of
 from painflow_scheduling.instants import require_zones
 from painflow_scheduling.records import localise
+from painflow_scheduling.slots import release_order
 from painflow_scheduling.tasks import schedule_task, set_task
 from painflow_shared.codes import CodeSystem, Extension, System
 from painflow_shared.fhir.dates import fhir_instant
@@ -77,11 +79,7 @@ def _check(body: dict[str, Any], order: dict[str, Any]) -> None:
     rules = [
         (body.get("status") == "completed", "status", "a recorded Procedure is completed"),
         (bool(concept_code(body.get("code"), System.CPT)), "code", "code needs a CPT coding"),
-        (
-            bool((body.get("performedPeriod") or {}).get("start")),
-            "performedPeriod",
-            "performedPeriod needs its start",
-        ),
+        *_period_rules(body.get("performedPeriod") or {}),
         (bool(body.get("performer")), "performer", "performer names who performed it"),
     ]
     if concept_code(_modality(order), System.DICOM):
@@ -102,6 +100,25 @@ def _check(body: dict[str, Any], order: dict[str, Any]) -> None:
                 "contained resources are the NRS Observation and MedicationAdministrations",
                 expression=f"Procedure.contained[{index}]",
             )
+
+
+def _period_rules(period: dict[str, Any]) -> list[tuple[bool, str, str]]:
+    """A completed Procedure has both ends: the follow-up windows start at its end."""
+    # both ends are read in one zone: only their order matters here
+    start, end = (parse_moment(period.get(k), ZoneInfo("UTC")) for k in ("start", "end"))
+    return [
+        (start is not None, "performedPeriod.start", "performedPeriod needs its start"),
+        (
+            end is not None,
+            "performedPeriod.end",
+            "a completed Procedure needs performedPeriod.end (follow-up windows start there)",
+        ),
+        (
+            start is None or end is None or end >= start,
+            "performedPeriod.end",
+            "performedPeriod.end is before its start",
+        ),
+    ]
 
 
 def _site_rules(body: dict[str, Any]) -> list[tuple[bool, str, str]]:
@@ -201,4 +218,5 @@ def _fulfil(ctx: SchedulingContext, order: dict[str, Any]) -> dict[str, Any] | N
     booked = ctx.find("Appointment", based_on=ref, status="booked")
     if not booked:
         return None
+    release_order(ctx, booked[0]["id"])  # its slots stay taken: they were used
     return ctx.store.update({**booked[0], "status": "fulfilled"})[0]

@@ -10,13 +10,17 @@ from typing import Any
 from painflow_scheduling.booking_tasks import booking_task_bodies
 from painflow_scheduling.context import SchedulingContext
 from painflow_scheduling.domain.booking import booking_refusals
+from painflow_scheduling.domain.fhir_values import concept_code
 from painflow_scheduling.facts import order_request, slot_facts
 from painflow_scheduling.orders import open_orders, refresh_order
 from painflow_scheduling.overrides import read_overrides
 from painflow_scheduling.tasks import BOOKING_TASKS, OPEN, order_tasks, schedule_task, set_task
+from painflow_shared.codes import CodeSystem, TaskType
 from painflow_shared.fhir.references import reference_of, reference_string
 
 UNSAFE = "unsafe booking, review now: "
+SAME_INSTRUCTION = ("code", "focus", "restriction", "reasonReference")
+ONE_PER_APPOINTMENT = ("code", "focus")  # the reconciliation's window moves with the clock
 
 
 def recheck_patient(ctx: SchedulingContext, patient_id: str) -> None:
@@ -62,7 +66,9 @@ def _replace_booking_tasks(
     ctx: SchedulingContext, order: dict[str, Any], appointment: dict[str, Any], request: Any
 ) -> None:
     """New hold instructions and labs for the changed record; an unchanged one (same kind,
-    focus and window) keeps its Task and whatever the prescriber decided on it."""
+    focus and window) keeps its Task and whatever the prescriber decided on it. The
+    reconciliation is one per Appointment (its window opens at the re-check when the procedure
+    is under 7 days away): an open or completed one stays."""
     order_ref = reference_string("ServiceRequest", order["id"])
     current = [
         t
@@ -70,12 +76,17 @@ def _replace_booking_tasks(
         for t in order_tasks(ctx, order_ref, kind)
         if t.get("status") in OPEN
     ]
+    done = [
+        t
+        for t in order_tasks(ctx, order_ref, TaskType.MED_RECONCILIATION)
+        if t.get("status") == "completed"
+    ]
     for body in booking_task_bodies(ctx, appointment, request):
         twin = next((t for t in current if _same(t, body)), None)
-        if twin is None:
-            ctx.store.create(body)
-        else:
+        if twin is not None:
             current.remove(twin)
+        elif not any(_same(t, body) for t in done):
+            ctx.store.create(body)
     for stale in current:
         set_task(
             ctx, stale, status="cancelled", statusReason={"text": "the patient's record changed"}
@@ -83,5 +94,6 @@ def _replace_booking_tasks(
 
 
 def _same(task: dict[str, Any], body: dict[str, Any]) -> bool:
-    keys = ("code", "focus", "restriction", "reasonReference")
+    kind = concept_code(body.get("code"), CodeSystem.TASK_TYPE)
+    keys = ONE_PER_APPOINTMENT if kind == TaskType.MED_RECONCILIATION else SAME_INSTRUCTION
     return all(task.get(k) == body.get(k) for k in keys)

@@ -25,3 +25,14 @@ class FollowedReferral(SQLModel, table=True):
     referral_id: str = Field(primary_key=True, max_length=64)
     patient_id: str = Field(index=True, max_length=64)
     open: bool = True
+
+
+class OrderBooking(SQLModel, table=True):
+    """An order's one active (booked) Appointment: its primary key is the order, written in the
+    booking's transaction and deleted when that Appointment stops being booked, so two
+    concurrent bookings of one order into different slots cannot both commit."""
+
+    __tablename__ = "scheduling_order_booking"
+
+    order_id: str = Field(primary_key=True, max_length=64)
+    appointment_id: str = Field(index=True, max_length=64)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +80,135 @@ def _dosage(dose_mg: float | None, per_day: float | None, route: str | None) -> 
 @pytest.fixture
 def make_statement() -> StatementFactory:
     return statement
+
+
+class HandlerKit:
+    """Builders for the handler tests (test modules cannot import one another under importlib
+    mode): the contract example's completed event, rooms, slots, bookings, what is stored and
+    what is staged in the outbox (each event validated against contracts/)."""
+
+    NOW = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    CANCEL_REASON = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason",
+                "code": "pat",
+            }
+        ]
+    }
+
+    def __init__(self) -> None:
+        from painflow_shared.contracts import EventContracts
+
+        self.contracts = EventContracts(REPO / "contracts")
+
+    def handlers(self, table: str = "asra-2018", clock: list[datetime] | None = None) -> Any:
+        """Handlers on a fresh in-memory SQLite unit of work; ``clock[0]`` is now."""
+        from zoneinfo import ZoneInfo
+
+        from painflow_scheduling.app import MIGRATIONS
+        from painflow_scheduling.handlers import SchedulingHandlers
+        from painflow_scheduling.search import scheduling_registry
+        from painflow_shared.unit_of_work import EventSource, in_memory_units
+
+        source = EventSource("scheduling", "http://sched/fhir")
+        units = in_memory_units(MIGRATIONS, scheduling_registry("UTC"), source)
+        now = clock if clock is not None else [self.NOW]
+        return SchedulingHandlers(
+            units=units,
+            policies=load_scheduling_policies(table),  # type: ignore[arg-type]
+            site_zone=ZoneInfo("UTC"),
+            now=lambda: now[0],
+        )
+
+    @staticmethod
+    def completed_event(add: list[dict[str, Any]] = ()) -> tuple[Any, dict[str, Any]]:  # type: ignore[assignment]
+        """The contract example's completed event plus ``add``; (envelope, order)."""
+        from painflow_shared.events.envelope import build_event
+        from painflow_shared.events.types import AssessmentEvent
+
+        value = json.loads(EXAMPLE.read_text())["value"]
+        resources = [e["resource"] for e in value["entry"][1:]] + list(add)
+        patient = next(r for r in resources if r["resourceType"] == "Patient")
+        order = next(r for r in resources if r["resourceType"] == "ServiceRequest")
+        envelope = build_event(
+            event_type=AssessmentEvent.COMPLETED,
+            service="assessment",
+            base_url="http://assess/fhir",
+            patient_id=patient["id"],
+            focus=[r for r in resources if r["resourceType"] in FOCUS],
+            include=resources,
+        )
+        return envelope, order
+
+    @staticmethod
+    def deliver(handlers: Any, event: Any) -> None:
+        for topic_handlers in handlers.subscriptions().values():
+            if event.type in topic_handlers:
+                with handlers.units.begin() as uow:
+                    topic_handlers[event.type](uow, event)
+                return
+        raise AssertionError(f"no handler for {event.type}")
+
+    @staticmethod
+    def slot(handlers: Any, start: str, end: str, modality: str = "RF") -> str:
+        schedule = handlers.create_schedule(
+            {
+                "resourceType": "Schedule",
+                "actor": [{"reference": "Location/suite-2"}],
+                "serviceType": [{"coding": [{"system": DCM, "code": modality}]}],
+            }
+        )
+        created = handlers.create_slot(
+            {
+                "resourceType": "Slot",
+                "schedule": {"reference": f"Schedule/{schedule['id']}"},
+                "status": "free",
+                "start": start,
+                "end": end,
+            }
+        )
+        return str(created["id"])
+
+    @staticmethod
+    def appointment(order: dict[str, Any], *slots: str) -> dict[str, Any]:
+        """A booking of the order with the override the example patient needs (contrast)."""
+        parts = [
+            {"url": "kind", "valueCode": "alternative-agent"},
+            {"url": "text", "valueString": "gadolinium-based contrast"},
+        ]
+        return {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "basedOn": [{"reference": f"ServiceRequest/{order['id']}"}],
+            "slot": [{"reference": f"Slot/{s}"} for s in slots],
+            "participant": [{"actor": order["subject"], "status": "accepted"}],
+            "extension": [{"url": OVERRIDE, "extension": parts}],
+        }
+
+    @staticmethod
+    def find(handlers: Any, kind: str, **params: str) -> list[dict[str, Any]]:
+        return handlers.run(lambda ctx: ctx.find(kind, **params))  # type: ignore[no-any-return]
+
+    def staged(self, handlers: Any) -> list[str]:
+        from sqlmodel import Session, select
+
+        from painflow_shared.events.outbox import OutboxMessage
+
+        with Session(handlers.units.engine) as session:
+            rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.seq)).all()  # type: ignore[arg-type]
+        for row in rows:
+            self.contracts.validate(row.headers, json.loads(row.payload))
+        return [row.event_type for row in rows]
+
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "contracts" / "examples" / "painflow.assessment.completed.json"
+FOCUS = ("ClinicalImpression", "ServiceRequest")
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+OVERRIDE = "https://painflow.dev/fhir/StructureDefinition/allergy-override"
+
+
+@pytest.fixture(scope="session")
+def kit() -> HandlerKit:
+    return HandlerKit()
