@@ -52,6 +52,50 @@ class ServiceMetrics:
         self.consumer_retries = Gauge(
             "painflow_consumer_retries", "Handler attempts that failed", registry=r
         )
+        self._delivery_metrics(r)
+
+    def _delivery_metrics(self, r: CollectorRegistry) -> None:
+        """Relay, consumer and DLQ: what an SRE of a Kafka pipeline looks at first."""
+        self.relay_publish_latency = Histogram(
+            "painflow_relay_publish_seconds",
+            "From the relay's send to the broker's acknowledgement, per event",
+            ["event_type"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+            registry=r,
+        )
+        self.consumer_events = Counter(
+            "painflow_consumer_events",
+            "Events seen by the consumer, by outcome: handled, duplicate, retried, "
+            "dead_lettered, skipped (no handler here)",
+            ["event_type", "outcome"],
+            registry=r,
+        )
+        self.handler_latency = Histogram(
+            "painflow_handler_seconds",
+            "Handling one event to a durable outcome (effects and inbox row committed)",
+            ["event_type"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "painflow_consumer_lag",
+            "Events on a partition not yet committed by the group (end minus committed offset)",
+            ["topic", "partition", "group"],
+            registry=r,
+        )
+        self.dlq_depth = Gauge(
+            "painflow_dlq_depth",
+            "Records in a dead-letter topic this service's consumer writes to",
+            ["topic"],
+            registry=r,
+        )
+
+    def observe_consumer(self, event_type: str, outcome: str, seconds: float) -> None:
+        self.consumer_events.labels(event_type, outcome).inc()
+        if outcome in ("handled", "duplicate", "dead_lettered"):  # the event's whole handling
+            self.handler_latency.labels(event_type).observe(seconds)
+
+    def observe_publish(self, event_type: str, seconds: float) -> None:
+        self.relay_publish_latency.labels(event_type).observe(seconds)
 
 
 def database_ok(engine: Engine) -> bool:
@@ -80,8 +124,11 @@ def kafka_ok(settings: SharedSettings) -> bool:
     return reachable(settings.kafka_bootstrap_servers)
 
 
+Check = Callable[[], str | None]  # None when it passes, else what is wrong, in words
+
+
 def health_router(
-    checks: dict[str, Callable[[], bool]], refresh: Callable[[], None], *, metrics: bool = True
+    checks: dict[str, Check], refresh: Callable[[], None], *, metrics: bool = True
 ) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -91,13 +138,14 @@ def health_router(
 
     @router.get("/health/ready")
     def ready() -> JSONResponse:
-        results = {name: check() for name, check in checks.items()}
-        ok = all(results.values())
-        body = {
-            "status": "pass" if ok else "fail",
-            "checks": {k: "pass" if v else "fail" for k, v in results.items()},
+        problems = {name: problem for name, check in checks.items() if (problem := check())}
+        body: dict[str, object] = {
+            "status": "fail" if problems else "pass",
+            "checks": {name: "fail" if name in problems else "pass" for name in checks},
         }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        if problems:
+            body["problems"] = problems
+        return JSONResponse(body, status_code=503 if problems else 200)
 
     if not metrics:  # off in production unless PAINFLOW_METRICS_ENABLED: see the README
         return router

@@ -34,7 +34,7 @@ from painflow_shared.fhir.outcomes import install_error_handlers
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.http_edge import BodyLimit, ErrorBoundary, RequestMetrics, SecurityHeaders
-from painflow_shared.observability import database_ok, health_router, kafka_ok
+from painflow_shared.observability import health_router
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import configure_logging, flush_spans, instrument_app
@@ -92,7 +92,7 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
     for router in _routers(settings, declaration):
         # every route refuses, before any work, a _format or Accept it cannot answer (406)
         app.include_router(router, dependencies=[Depends(negotiate)])
-    checks = {"database": lambda: database_ok(runtime.engine), "kafka": lambda: kafka_ok(settings)}
+    checks = runtime.readiness_checks()
     app.include_router(
         health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)
     )
@@ -158,6 +158,7 @@ def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> 
             on_published=lambda row: _count_published(runtime, row),
             before_connect=topics.ensure,
         )
+        runtime.watch_relay(runtime.relay)
         runtime.relay.start()
     if not declaration.subscriptions:
         return
@@ -178,6 +179,7 @@ def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> 
         before_connect=topics.ensure,
     )
     runtime.consumers.append(consumer)
+    runtime.watch_consumer(consumer, real_topics)
     consumer.start()
 
 
@@ -189,6 +191,7 @@ def _stop_workers(runtime: ServiceRuntime) -> None:
     for consumer in runtime.consumers:
         consumer.stop()
     runtime.consumers.clear()
+    runtime.stop_watching()
     if runtime.relay is not None:
         runtime.relay.stop()
         runtime.relay = None

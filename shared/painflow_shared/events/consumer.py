@@ -35,6 +35,7 @@ from painflow_shared.contracts import ContractViolation, EventContracts
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
 from painflow_shared.events.inbox import already_handled, mark_handled
 from painflow_shared.events.topics import dlq_topic
+from painflow_shared.events.types import ALL_EVENT_TYPES
 from painflow_shared.fhir.errors import FhirError
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
 
 Handler = Callable[["UnitOfWork", Envelope], None]  # effects and events in one transaction
+# (event type, outcome, seconds): handled, duplicate, retried, dead_lettered or skipped
+Observer = Callable[[str, str, float], None]
 _EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 
@@ -111,9 +114,12 @@ class EventConsumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dlq: KafkaProducer | None = None
+        self.observer: Observer = lambda _type, _outcome, _seconds: None  # metrics hook
+        self.started_at = time.monotonic()
 
     def start(self) -> None:
         self._stop.clear()
+        self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"consumer-{self.name}", daemon=True)
         self._thread.start()
 
@@ -138,6 +144,7 @@ class EventConsumer:
                 log.warning("consumer %s failed; reconnecting", self.name, exc_info=True)
                 self._stop.wait(2.0)
             finally:
+                self._assigned = False  # a closed consumer listens to nothing
                 if consumer is not None:
                     consumer.close(autocommit=False)
 
@@ -157,6 +164,10 @@ class EventConsumer:
     def assigned(self) -> bool:
         """Whether the group gave this consumer partitions (it is really listening)."""
         return self._assigned
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
     def _drain(self, consumer: KafkaConsumer) -> None:
         started = time.monotonic()
@@ -185,6 +196,9 @@ class EventConsumer:
         ce_type = headers.get("ce_type", "")
         if not _EVENT_TYPE.match(ce_type):  # a poison record's header text stays out of spans
             ce_type = "unknown"
+        started = time.perf_counter()
+        # a metric label only ever takes a known type: a producer must not grow our series
+        label = ce_type if ce_type in ALL_EVENT_TYPES else "unknown"
         with tracer.start_as_current_span(
             f"{self.name} process {ce_type}",
             context=parent,
@@ -202,17 +216,21 @@ class EventConsumer:
             except PoisonMessage as exc:
                 span.set_status(Status(StatusCode.ERROR, "unparseable"))
                 self._dead_letter(record, "unparseable", str(exc))
+                self.observer(label, "dead_lettered", time.perf_counter() - started)
                 return
             except ContractViolation as exc:
                 span.set_status(Status(StatusCode.ERROR, "contract violation"))
                 self._dead_letter(record, "contract-violation", exc.reason)
+                self.observer(label, "dead_lettered", time.perf_counter() - started)
                 return
             span.set_attribute("messaging.message.id", envelope.id)
             handler = self.handlers.get(envelope.type)
             if handler is None:
                 self.stats.skipped += 1
+                self.observer(label, "skipped", time.perf_counter() - started)
                 return
-            self._handle_with_retries(record, envelope, handler, span)
+            outcome = self._handle_with_retries(record, envelope, handler, span)
+            self.observer(label, outcome, time.perf_counter() - started)
 
     def _admit(self, record: ConsumerRecord) -> Envelope:
         envelope = parse_record(record.key, record.value, record.headers)
@@ -222,11 +240,13 @@ class EventConsumer:
 
     def _handle_with_retries(
         self, record: ConsumerRecord, envelope: Envelope, handler: Handler, span: trace.Span
-    ) -> None:
+    ) -> str:
+        """Returns the outcome: handled, duplicate or dead_lettered (each retry is observed)."""
+        label = envelope.type if envelope.type in ALL_EVENT_TYPES else "unknown"
         for attempt in range(1, self.max_attempts + 1):
+            attempt_started = time.perf_counter()
             try:
-                self._apply(record, envelope, handler)
-                return
+                return "handled" if self._apply(record, envelope, handler) else "duplicate"
             except Exception as exc:
                 permanent = classify_failure(exc)
                 if permanent is not None or attempt == self.max_attempts:
@@ -234,8 +254,9 @@ class EventConsumer:
                     span.set_status(Status(StatusCode.ERROR, "handler failed"))
                     reason = permanent or "retries-exhausted"
                     self._dead_letter(record, reason, _describe(exc))
-                    return
+                    return "dead_lettered"
                 self.stats.retries += 1
+                self.observer(label, "retried", time.perf_counter() - attempt_started)
                 log.warning(
                     "%s: event %s failed (attempt %d/%d), retrying: %s",
                     self.name,
@@ -246,12 +267,14 @@ class EventConsumer:
                 )
                 if self._stop.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 10.0)):
                     raise InterruptedError("stopping while retrying") from exc
+        return "dead_lettered"  # not reached: the last attempt dead-letters or returns
 
-    def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> None:
+    def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> bool:
+        """True when the handler ran; False for an event the inbox already holds."""
         with self.units.begin() as uow:
             if already_handled(uow.session, self.name, envelope.id):
                 self.stats.duplicates += 1
-                return
+                return False
             handler(uow, envelope)
             mark_handled(
                 uow.session,
@@ -263,6 +286,7 @@ class EventConsumer:
                 offset=record.offset,
             )
         self.stats.handled += 1
+        return True
 
     def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> None:
         headers = [

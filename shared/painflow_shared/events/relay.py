@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -97,7 +98,9 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._careful = False  # after the broker refused a record: send one at a time
-        self.healthy = True
+        self.healthy = True  # False while the last attempt to publish failed (readiness says so)
+        # (event type, seconds from send to the broker's acknowledgement): a metrics hook
+        self.observer: Callable[[str, float], None] = lambda _type, _seconds: None
 
     def start(self) -> None:
         self._stop.clear()
@@ -273,12 +276,20 @@ class OutboxRelay:
                 carrier: dict[str, str] = {}
                 propagate.inject(carrier)
                 headers += [(k, v.encode("utf-8")) for k, v in carrier.items()]
-            return producer.send(
+            sent = time.perf_counter()
+            future = producer.send(
                 row.topic,
                 key=row.key.encode("utf-8"),
                 value=row.payload.encode("utf-8"),
                 headers=headers,
             )
+            # runs on the producer's I/O thread when the broker acknowledges the record
+            future.add_callback(
+                lambda _metadata, kind=row.event_type: self.observer(
+                    kind, time.perf_counter() - sent
+                )
+            )
+            return future
 
     def _settle(
         self, session: Session, row: OutboxMessage, error: Exception | None, *, may_park: bool

@@ -1,0 +1,5 @@
+import sys
+
+from painflow_shared.cli import main
+
+sys.exit(main())
