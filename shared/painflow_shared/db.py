@@ -21,7 +21,10 @@ def make_engine(database_url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No ping per checkout (a round trip per transaction): connections are recycled before a
+    # server or proxy timeout would drop them, and a connection that broke anyway fails its
+    # transaction with a DBAPIError that invalidates the pool (a consumer retries the event).
+    return create_engine(database_url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:

@@ -20,6 +20,8 @@ from painflow_shared.fhir.references import reference_string
 def keep_record(ctx: AssessmentContext, event: Envelope) -> bool:
     """Store or refresh each copy the event carries; True when a MedicationStatement changed."""
     medications_changed = False
+    copies = [r for resource_type in RECORD_TYPES for r in event.resources(resource_type)]
+    ctx.store.load((r["resourceType"], r["id"]) for r in copies)  # one query for all copies
     for resource_type in RECORD_TYPES:
         for resource in event.resources(resource_type):
             if _upsert(ctx, resource) and resource_type == "MedicationStatement":

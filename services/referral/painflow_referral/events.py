@@ -19,12 +19,9 @@ import binascii
 import contextlib
 from typing import Any
 
-from sqlmodel import Session
-
 from painflow_referral.tables import ReferralCase
 from painflow_shared.events.types import ReferralEvent
 from painflow_shared.fhir.references import reference_of, reference_string
-from painflow_shared.fhir.search import find_resources
 from painflow_shared.fhir.store import ResourceStore
 from painflow_shared.unit_of_work import UnitOfWork
 
@@ -47,20 +44,17 @@ def publish_referral_event(uow: UnitOfWork, event_type: ReferralEvent, case: Ref
         task,
         store.read("EpisodeOfCare", case.episode_id),
     ]
-    include += _patient_record(uow.session, store, case.patient_id, uow.source.base_url)
+    include += _patient_record(store, case.patient_id, uow.source.base_url)
     include += _requesters(store, service_request)
     uow.publish(
         event_type, patient_id=case.patient_id, focus=[service_request, task], include=include
     )
 
 
-def _patient_record(
-    session: Session, store: ResourceStore, patient_id: str, base_url: str
-) -> list[dict[str, Any]]:
-    patient_ref = reference_string("Patient", patient_id)
-    found: list[dict[str, Any]] = []
-    for resource_type, param in _BY_PATIENT:
-        found += find_resources(session, store.registry, resource_type, [(param, patient_ref)])
+def _patient_record(store: ResourceStore, patient_id: str, base_url: str) -> list[dict[str, Any]]:
+    """The patient's record here, in one query (none for a patient new in this transaction:
+    the resources written with it are in hand)."""
+    found = store.referring(_BY_PATIENT, reference_string("Patient", patient_id))
     return [_by_reference(r, base_url) for r in found]
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import tuple_
+from sqlmodel import col, select
 
 from painflow_referral import cases, events
 from painflow_referral.bundle_plan import (
@@ -71,7 +72,8 @@ def submit_transaction(ctx: IntakeContext, bundle: dict[str, Any]) -> IntakeResu
     for entry in referrals:
         if entry.index in duplicates:
             continue
-        if ctx.session.get(ReferralCase, entry.id) is None:
+        # an id the plan minted has no case yet; an update's id may have one
+        if entry.method == "create" or ctx.session.get(ReferralCase, entry.id) is None:
             opened.append(_open_case(ctx, plan, entry))
         else:  # an update of a referral we have: the EHR may be revoking it
             cases.cancel_if_revoked(ctx, ctx.store.read("ServiceRequest", entry.id))
@@ -103,10 +105,9 @@ def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
     An update keeps its own identifier; taking another referral's identifier is a conflict.
     """
     known = {}
+    cases_by_key = _cases_by_identifier(ctx, plan.of_type("ServiceRequest"))
     for entry in plan.of_type("ServiceRequest"):
-        key = identifier_key(entry.resource)
-        query = select(ReferralCase).where(ReferralCase.identifier_key == key)
-        case = ctx.session.exec(query).first() if key else None
+        case = cases_by_key.get(identifier_key(entry.resource) or "")
         if case is None or case.service_request_id == entry.id:
             continue
         if entry.method == "update":
@@ -117,6 +118,17 @@ def _known_referrals(ctx: IntakeContext, plan: BundlePlan) -> dict[int, str]:
         known[entry.index] = case.service_request_id
         entry.method, entry.id = "match", case.service_request_id
     return known
+
+
+def _cases_by_identifier(
+    ctx: IntakeContext, entries: list[PlannedEntry]
+) -> dict[str, ReferralCase]:
+    """The cases already opened for these referrals' identifiers: one query for them all."""
+    keys = {key for entry in entries if (key := identifier_key(entry.resource))}
+    if not keys:
+        return {}
+    query = select(ReferralCase).where(col(ReferralCase.identifier_key).in_(sorted(keys)))
+    return {str(case.identifier_key): case for case in ctx.session.exec(query).all()}
 
 
 def _check_referrals(ctx: IntakeContext, plan: BundlePlan, duplicates: dict[int, str]) -> None:
@@ -153,23 +165,37 @@ def _write(ctx: IntakeContext, entry: PlannedEntry) -> EntryResult:
         stored = ctx.store.create(entry.resource, resource_id=entry.id)
         result = EntryResult(entry, stored, 201)
     if entry.type == "Patient":
-        _claim_identifiers(ctx, stored)
+        _claim_identifiers(ctx, stored, entry.method == "create")
     return result
 
 
-def _claim_identifiers(ctx: IntakeContext, patient: dict[str, Any]) -> None:
-    """A concurrent intake of the same person fails here (unique key, or its identity row
-    committed after our match ran) and is retried once, when it is found as a match."""
-    for identifier in patient_identifiers(patient):
-        owner = ctx.session.get(PatientIdentity, (identifier["system"], identifier["value"]))
+def _claim_identifiers(ctx: IntakeContext, patient: dict[str, Any], new: bool) -> None:
+    """A concurrent intake of the same person fails on the unique key when this commits (or
+    here, if its identity row committed after our match ran) and is retried once, when it is
+    found as a match. A Patient new here needs no look-up: its match found no owner."""
+    identifiers = patient_identifiers(patient)
+    owners = {} if new else _identity_owners(ctx, identifiers)
+    for identifier in identifiers:
+        owner = owners.get((identifier["system"], identifier["value"]))
         if owner is None:
             ctx.session.add(PatientIdentity(**identifier, patient_id=patient["id"]))
-        elif owner.patient_id != patient["id"]:
+        elif owner != patient["id"]:
             raise ConcurrentWrite(
-                f"an identifier of this Patient already names Patient/{owner.patient_id}",
+                f"an identifier of this Patient already names Patient/{owner}",
                 expression="Patient.identifier",
             )
-    ctx.session.flush()
+
+
+def _identity_owners(
+    ctx: IntakeContext, identifiers: list[dict[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Who each identifier names here already: one query."""
+    if not identifiers:
+        return {}
+    pairs = sorted({(i["system"], i["value"]) for i in identifiers})
+    columns = tuple_(col(PatientIdentity.system), col(PatientIdentity.value))
+    rows = ctx.session.exec(select(PatientIdentity).where(columns.in_(pairs))).all()
+    return {(row.system, row.value): row.patient_id for row in rows}
 
 
 def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> ReferralCase:
@@ -196,8 +222,7 @@ def _open_case(ctx: IntakeContext, plan: BundlePlan, entry: PlannedEntry) -> Ref
         identifier_key=identifier_key(service_request),
         created_at=now,
     )
-    ctx.session.add(case)
-    ctx.session.flush()
+    ctx.session.add(case)  # written with the rest at the commit (its unique keys checked there)
     events.publish_referral_event(ctx.uow, ReferralEvent.RECEIVED, case)
     if is_red_flag(decision):
         _redirect(ctx, case, decision.reason)

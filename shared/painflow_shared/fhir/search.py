@@ -58,14 +58,24 @@ class SearchPage:
 def run_search(
     session: Session, registry: SearchParamRegistry, resource_type: str, query: SearchQuery
 ) -> SearchPage:
+    where = _where(resource_type, query)
+    total = session.exec(select(func.count()).select_from(StoredResource).where(*where)).one()
+    if query.summary == "count":
+        return SearchPage([], int(total), query)
+    return SearchPage(_page(session, where, query), int(total), query)
+
+
+def _where(resource_type: str, query: SearchQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [
         col(StoredResource.resource_type) == resource_type,
         col(StoredResource.deleted).is_(False),
     ]
-    where += [_criterion(resource_type, criterion) for criterion in query.criteria]
-    total = session.exec(select(func.count()).select_from(StoredResource).where(*where)).one()
-    if query.summary == "count":
-        return SearchPage([], int(total), query)
+    return where + [_criterion(resource_type, criterion) for criterion in query.criteria]
+
+
+def _page(
+    session: Session, where: list[ColumnElement[bool]], query: SearchQuery
+) -> list[dict[str, Any]]:
     order = col(StoredResource.last_updated)
     rows = session.exec(
         select(StoredResource)
@@ -74,7 +84,7 @@ def run_search(
         .offset(query.offset)
         .limit(query.count)
     ).all()
-    return SearchPage([dict(row.content) for row in rows], int(total), query)
+    return [dict(row.content) for row in rows]
 
 
 def _criterion(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
@@ -167,6 +177,7 @@ def find_resources(
     resource_type: str,
     params: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
-    """Every match of a search (up to MAX_COUNT), for code that needs resources, not a Bundle."""
+    """Every match of a search (up to MAX_COUNT), for code that needs resources, not a Bundle:
+    one query (no total is counted)."""
     query = parse_query(registry, resource_type, [*params, ("_count", str(MAX_COUNT))])
-    return run_search(session, registry, resource_type, query).resources
+    return _page(session, _where(resource_type, query), query)

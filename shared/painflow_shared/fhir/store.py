@@ -7,74 +7,55 @@ Resources are kept as JSON with their current version in ``fhir_resource`` and e
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, delete
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import and_, delete, event, insert, or_, tuple_
+from sqlmodel import Session, col, select
 
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.references import is_relative, parse_relative
 from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.fhir.store_tables import ResourceVersion, SearchIndexEntry, StoredResource
+
+__all__ = ["ResourceStore", "ResourceVersion", "SearchIndexEntry", "StoredResource"]
+
+MAX_REFERRING = 200  # per source type, as find_resources returns at most MAX_COUNT
 
 
-class StoredResource(SQLModel, table=True):
-    __tablename__ = "fhir_resource"
-
-    resource_type: str = Field(primary_key=True, max_length=64)
-    id: str = Field(primary_key=True, max_length=64)
-    version_id: int
-    last_updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    deleted: bool = False
-    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-
-
-class ResourceVersion(SQLModel, table=True):
-    __tablename__ = "fhir_resource_version"
-
-    resource_type: str = Field(primary_key=True, max_length=64)
-    id: str = Field(primary_key=True, max_length=64)
-    version_id: int = Field(primary_key=True)
-    last_updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    deleted: bool = False
-    method: str = Field(max_length=8)
-    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-
-
-class SearchIndexEntry(SQLModel, table=True):
-    __tablename__ = "fhir_search_index"
-    __table_args__ = (
-        Index("ix_fhir_search_lookup", "resource_type", "param", "value"),
-        Index("ix_fhir_search_owner", "resource_type", "resource_id"),
-    )
-
-    pk: int | None = Field(
-        default=None,
-        sa_column=Column(
-            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
-    resource_type: str = Field(max_length=64)
-    resource_id: str = Field(max_length=64)
-    param: str = Field(max_length=64)
-    system: str | None = Field(default=None, max_length=255)
-    value: str = Field(max_length=512)
-    date_value: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+Key = tuple[str, str]  # (resource type, id)
+IndexRow = dict[str, Any]  # a fhir_search_index row's columns
 
 
 class ResourceStore:
-    """Versioned CRUD over one service's database session (the caller commits)."""
+    """Versioned CRUD over one service's database session (the caller commits).
+
+    Writes are staged in the session and reach the database together at the next flush (the
+    commit, or a query that needs them): one multi-row INSERT per table instead of a round trip
+    per row. The store remembers the rows it read or wrote in this unit of work, so reading
+    them again, or updating what was just created, costs no statement.
+    """
 
     def __init__(self, session: Session, registry: SearchParamRegistry) -> None:
         self.session = session
         self.registry = registry
+        self._rows: dict[Key, StoredResource] = {}  # read or written in this unit of work
+        self._absent: set[Key] = set()  # looked up, and not stored
+        self._new: set[Key] = set()  # first stored by this unit of work
+        self._minted: set[Key] = set()  # created here: nothing stored before can refer to them
+        self._index: dict[Key, list[IndexRow]] = {}  # index rows of what was written here
+        self._unflushed: set[Key] = set()  # ... whose rows wait for the session's next flush
+        self._unindexed: set[Key] = set()  # no index rows in the database
+        self._listening = False
 
     def create(self, resource: dict[str, Any], *, resource_id: str | None = None) -> dict[str, Any]:
+        """A new resource (a new id: the caller's ``resource_id`` must be a fresh one)."""
         resource = dict(resource)
         resource["id"] = resource_id or new_id()
-        return self._write(resource, version=1, method="POST")
+        self._minted.add((resource["resourceType"], resource["id"]))
+        return self._write(resource, version=1, method="POST", row=None)
 
     def update(
         self, resource: dict[str, Any], *, if_match: int | None = None
@@ -87,19 +68,18 @@ class ResourceStore:
                 f"{resource['resourceType']}/{resource['id']}"
             )
         version = 1 if current is None else current.version_id + 1
-        return self._write(dict(resource), version=version, method="PUT"), current is None
+        stored = self._write(dict(resource), version=version, method="PUT", row=current)
+        return stored, current is None
 
     def delete(self, resource_type: str, resource_id: str) -> None:
         current = self._current(resource_type, resource_id)
         if current is None or current.deleted:
             return
-        now = utcnow()
         current.version_id += 1
         current.deleted = True
-        current.last_updated = now
-        self.session.add(current)
+        current.last_updated = utcnow()
         self._add_version(current, "DELETE")
-        self._reindex(resource_type, resource_id, None)
+        self._reindex((resource_type, resource_id), None)
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         current = self._current(resource_type, resource_id)
@@ -125,6 +105,37 @@ class ResourceStore:
             return None
         return self.find(target_type, target_id)
 
+    def referring(self, sources: Sequence[Key], reference: str) -> list[dict[str, Any]]:
+        """Current resources that point at ``reference`` through one of ``sources`` (resource
+        type, reference search parameter): by source, newest first, at most ``MAX_REFERRING``
+        of each. One query; none when ``reference`` names a resource created in this unit of
+        work, since only what was written with it can point at it."""
+        target = parse_relative(reference) if is_relative(reference) else None
+        if target in self._minted:
+            keys = [
+                k for k in reversed(self._index) if _points_at(self._index[k], sources, reference)
+            ]
+            matches = [self._rows[key] for key in keys]
+        else:
+            matches = referring_rows(self.session, sources, reference)
+            self._rows.update({(r.resource_type, r.id): r for r in matches})
+        ordered = []
+        for rtype, _ in sources:
+            ordered += [r for r in matches if r.resource_type == rtype][:MAX_REFERRING]
+        return [dict(r.content) for r in ordered]
+
+    def load(self, keys: Iterable[Key]) -> None:
+        """Read these resources' rows in one query, so that reading or updating them next in
+        this unit of work costs no statement."""
+        wanted = sorted({k for k in keys if k not in self._rows and k not in self._absent})
+        if not wanted:
+            return
+        key = tuple_(col(StoredResource.resource_type), col(StoredResource.id))
+        with self.session.no_autoflush:  # every row this store staged is in self._rows
+            rows = self.session.exec(select(StoredResource).where(key.in_(wanted))).all()
+        self._rows.update({(r.resource_type, r.id): r for r in rows})
+        self._absent.update(k for k in wanted if k not in self._rows)
+
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> dict[str, Any]:
         row = self.session.get(ResourceVersion, (resource_type, resource_id, version_id))
         if row is None:
@@ -146,33 +157,43 @@ class ResourceStore:
         return list(rows)
 
     def _current(self, resource_type: str, resource_id: str) -> StoredResource | None:
-        return self.session.get(StoredResource, (resource_type, resource_id))
+        key = (resource_type, resource_id)
+        if key in self._rows or key in self._absent:
+            return self._rows.get(key)
+        # every row this store staged is in self._rows: flushing first would find nothing more
+        with self.session.no_autoflush:
+            row = self.session.get(StoredResource, key)
+        if row is None:
+            self._absent.add(key)  # a concurrent insert of it fails this one's commit instead
+        else:
+            self._rows[key] = row
+        return row
 
-    def _write(self, resource: dict[str, Any], *, version: int, method: str) -> dict[str, Any]:
+    def _write(
+        self, resource: dict[str, Any], *, version: int, method: str, row: StoredResource | None
+    ) -> dict[str, Any]:
         now = utcnow()
-        meta = dict(resource.get("meta") or {})
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = fhir_instant(now)
-        resource["meta"] = meta
-        row = self._current(resource["resourceType"], resource["id"])
+        resource["meta"] = {
+            **(resource.get("meta") or {}),
+            "versionId": str(version),
+            "lastUpdated": fhir_instant(now),
+        }
+        key = (resource["resourceType"], resource["id"])
         if row is None:
             row = StoredResource(
-                resource_type=resource["resourceType"],
-                id=resource["id"],
-                version_id=version,
-                last_updated=now,
+                resource_type=key[0], id=key[1], version_id=version, last_updated=now,
                 content=resource,
-            )
+            )  # fmt: skip
+            self.session.add(row)
+            self._rows[key] = row
+            self._absent.discard(key)
+            self._new.add(key)
+            self._unindexed.add(key)
         else:
-            row.version_id, row.last_updated, row.deleted, row.content = (
-                version,
-                now,
-                False,
-                resource,
-            )
-        self.session.add(row)
+            row.version_id, row.last_updated, row.deleted = version, now, False
+            row.content = resource
         self._add_version(row, method)
-        self._reindex(resource["resourceType"], resource["id"], resource)
+        self._reindex(key, resource)
         return resource
 
     def _add_version(self, row: StoredResource, method: str) -> None:
@@ -188,25 +209,70 @@ class ResourceStore:
             )
         )
 
-    def _reindex(
-        self, resource_type: str, resource_id: str, resource: dict[str, Any] | None
-    ) -> None:
-        self.session.execute(
-            delete(SearchIndexEntry).where(
-                SearchIndexEntry.resource_type == resource_type,  # type: ignore[arg-type]
-                SearchIndexEntry.resource_id == resource_id,  # type: ignore[arg-type]
-            )
-        )
-        if resource is None:
-            return
-        for value in self.registry.index_values(resource):
-            self.session.add(
-                SearchIndexEntry(
-                    resource_type=resource_type,
-                    resource_id=resource_id,
-                    param=value.param,
-                    system=value.system,
-                    value=value.value[:512],
-                    date_value=value.date_value,
+    def _reindex(self, key: Key, resource: dict[str, Any] | None) -> None:
+        """Replace the resource's index rows. New rows are written at the session's next flush
+        (one executemany for all of them); rows in the database are deleted now, once."""
+        if key not in self._unindexed:
+            self._unindexed.add(key)
+            self.session.connection().execute(  # Core: no flush of what is staged
+                delete(SearchIndexEntry).where(
+                    SearchIndexEntry.resource_type == key[0],  # type: ignore[arg-type]
+                    SearchIndexEntry.resource_id == key[1],  # type: ignore[arg-type]
                 )
             )
+        self._index.pop(key, None)  # re-added last: the newest write comes last
+        self._index[key] = [] if resource is None else self._index_rows(key, resource)
+        self._unflushed.add(key)
+        if not self._listening:
+            event.listen(self.session, "after_flush", self._write_index)
+            self._listening = True
+
+    def _write_index(self, session: Session, _context: object) -> None:
+        """After the session's flush (its rows are in): this unit of work's index rows."""
+        keys, self._unflushed = self._unflushed, set()
+        rows = [row for key in keys for row in self._index.get(key, [])]
+        self._unindexed -= {key for key in keys if self._index.get(key)}
+        if rows:  # executemany: one statement, one round trip in psycopg's pipeline
+            session.connection().execute(insert(SearchIndexEntry.__table__), rows)  # type: ignore[attr-defined]
+
+    def _index_rows(self, key: Key, resource: dict[str, Any]) -> list[IndexRow]:
+        return [
+            {
+                "resource_type": key[0],
+                "resource_id": key[1],
+                "param": value.param,
+                "system": value.system,
+                "value": value.value[:512],
+                "date_value": value.date_value,
+            }
+            for value in self.registry.index_values(resource)
+        ]
+
+
+def _points_at(rows: list[IndexRow], sources: Sequence[Key], reference: str) -> bool:
+    return any(
+        (row["resource_type"], row["param"]) in sources and row["value"] == reference
+        for row in rows
+    )
+
+
+def referring_rows(
+    session: Session, sources: Sequence[Key], reference: str
+) -> list[StoredResource]:
+    """The stored resources (staged ones included) indexed as pointing at ``reference``."""
+    via = or_(
+        *(
+            and_(col(SearchIndexEntry.resource_type) == rtype, col(SearchIndexEntry.param) == p)
+            for rtype, p in sources
+        )
+    )
+    pointing = select(SearchIndexEntry.resource_type, SearchIndexEntry.resource_id).where(
+        col(SearchIndexEntry.value) == reference, via
+    )
+    key = tuple_(col(StoredResource.resource_type), col(StoredResource.id))
+    query = (
+        select(StoredResource)
+        .where(key.in_(pointing), col(StoredResource.deleted).is_(False))
+        .order_by(col(StoredResource.last_updated).desc(), col(StoredResource.id))
+    )
+    return list(session.exec(query).all())

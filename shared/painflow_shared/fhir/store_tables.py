@@ -1,0 +1,56 @@
+"""The store's three tables: current versions, every version, and the search index.
+
+Kept apart from ``store.py`` (which re-exports them) so the store's logic stays readable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer
+from sqlmodel import Field, SQLModel
+
+
+class StoredResource(SQLModel, table=True):
+    __tablename__ = "fhir_resource"
+
+    resource_type: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int
+    last_updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    deleted: bool = False
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ResourceVersion(SQLModel, table=True):
+    __tablename__ = "fhir_resource_version"
+
+    resource_type: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int = Field(primary_key=True)
+    last_updated: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    deleted: bool = False
+    method: str = Field(max_length=8)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class SearchIndexEntry(SQLModel, table=True):
+    __tablename__ = "fhir_search_index"
+    __table_args__ = (
+        Index("ix_fhir_search_lookup", "resource_type", "param", "value"),
+        Index("ix_fhir_search_owner", "resource_type", "resource_id"),
+    )
+
+    pk: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    resource_type: str = Field(max_length=64)
+    resource_id: str = Field(max_length=64)
+    param: str = Field(max_length=64)
+    system: str | None = Field(default=None, max_length=255)
+    value: str = Field(max_length=512)
+    date_value: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
