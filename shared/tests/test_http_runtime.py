@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from painflow_referral.app import create_app
 from painflow_referral.settings import ReferralSettings
@@ -49,7 +50,11 @@ def _serve(tmp_path: Path, **extra: Any) -> RunningServer:
     def boom() -> None:
         raise RuntimeError("Jane Doe, born 1970-01-01")
 
+    def database_gone() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
     app.add_api_route("/boom", boom)
+    app.add_api_route("/database-gone", database_gone)
     return start_server(app, settings.port)
 
 
@@ -176,3 +181,12 @@ def test_the_capability_statement_may_be_cached(production):
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "no-store" not in response.headers.get("cache-control", "")
     assert "server" not in response.headers
+
+
+def test_a_lost_database_connection_is_a_503_to_retry_and_the_connection_serves_on(development):
+    with httpx.Client(base_url=development.url) as client:
+        gone = client.get("/database-gone")
+        assert gone.status_code == 503
+        assert gone.headers["retry-after"] == "1"
+        assert gone.json()["issue"][0]["code"] == "transient"
+        assert client.get("/fhir/metadata").status_code == 200

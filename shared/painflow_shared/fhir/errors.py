@@ -122,6 +122,14 @@ class UnsupportedMediaType(FhirError):
     issue_code = "not-supported"
 
 
+class ServiceUnavailable(FhirError):
+    """Our own database is out of reach for a moment (restarting, a dropped connection): nothing
+    was written; the client may retry."""
+
+    status = 503
+    issue_code = "transient"
+
+
 class UpstreamUnavailable(FhirError):
     """A FHIR server we had to call (the referrer's) did not answer in time."""
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from painflow_shared.fhir.errors import FhirError, Issue
+from painflow_shared.fhir.errors import FhirError, Issue, ServiceUnavailable
 from painflow_shared.fhir.media import FHIR_JSON, fhir_response
 from painflow_shared.fhir.model_errors import model_rule
 
@@ -65,6 +66,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_ISSUE_CODES.get(exc.status_code, "processing")
         return outcome_response(exc.status_code, [Issue(str(exc.detail), code)])
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # a pooled connection that died (the database restarted): nothing was committed
+        log.warning("database unavailable on %s %s", request.method, request.url.path)
+        error = ServiceUnavailable("the service's database is unavailable; retry shortly")
+        response = outcome_response(error.status, error.issues)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
