@@ -90,6 +90,22 @@ class UnitOfWork:
         self.session.commit()
 
 
+@dataclass
+class HandlerContext:
+    """What every handler works with: its unit of work. A service's context adds its own
+    dependencies (policies, settings, a clock) as further fields."""
+
+    uow: UnitOfWork
+
+    @property
+    def session(self) -> Session:
+        return self.uow.session
+
+    @property
+    def store(self) -> ResourceStore:
+        return self.uow.store
+
+
 @dataclass(frozen=True)
 class UnitOfWorkFactory:
     engine: Engine

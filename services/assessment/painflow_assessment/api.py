@@ -20,10 +20,9 @@ from painflow_assessment.handlers import AssessmentHandlers
 from painflow_assessment.provenance import read_provenance
 from painflow_assessment.tables import IntakeItem
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
-from painflow_shared.fhir.http import read_body, read_fhir_body
+from painflow_shared.fhir.http import read_fhir_body, read_patch
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.patch import read_json_patch
 from painflow_shared.fhir.versions import parse_if_match, resource_headers
 from painflow_shared.runtime import RuntimeDep, SessionDep
 
@@ -88,9 +87,7 @@ async def update_task(
 async def patch_task(
     task_id: str, request: Request, runtime: RuntimeDep, handlers: HandlersDep
 ) -> Response:
-    raw = await read_body(request, runtime.settings.max_body_bytes)
-    operations = read_json_patch(request.headers.get("content-type"), raw)
-    if_match = parse_if_match(request.headers.get("if-match"))
+    operations, if_match = await read_patch(request, runtime.settings.max_body_bytes)
     stored = await run_in_threadpool(handlers.patch_task, task_id, operations, if_match)
     return fhir_response(stored, headers=resource_headers(stored, runtime.base_url))
 

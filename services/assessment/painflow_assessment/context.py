@@ -7,30 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from painflow_assessment.policies import AssessmentPolicies
 from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.references import local_reference, reference_of, reference_string
 from painflow_shared.fhir.search import find_resources
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.unit_of_work import UnitOfWork
+from painflow_shared.unit_of_work import HandlerContext
 
 
 @dataclass
-class AssessmentContext:
-    uow: UnitOfWork
+class AssessmentContext(HandlerContext):
     policies: AssessmentPolicies
     local_bases: tuple[str, ...] = ()  # absolute references under these are local
     now: Callable[[], str] = fhir_instant
-
-    @property
-    def session(self) -> Session:
-        return self.uow.session
-
-    @property
-    def store(self) -> ResourceStore:
-        return self.uow.store
 
     def local(self, reference: str) -> str:
         """An absolute URL to ours or the referral service's resource, as ``Type/id``."""

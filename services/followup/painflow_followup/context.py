@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from painflow_followup.policies import FollowupPolicies
 from painflow_followup.settings import FollowupSettings
 from painflow_followup.tables import ResourceCopy
 from painflow_shared.events.envelope import Envelope
 from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.references import local_reference, reference_string
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.unit_of_work import UnitOfWork
+from painflow_shared.unit_of_work import HandlerContext
 
 Resource = dict[str, Any]
 ASSESSMENT_SOURCE = "/painflow/assessment"  # ce_source of the assessment service's events
@@ -26,19 +23,10 @@ _TYPE_AND_ID = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.
 
 
 @dataclass
-class FollowupContext:
-    uow: UnitOfWork
+class FollowupContext(HandlerContext):
     policies: FollowupPolicies
     settings: FollowupSettings
     clock: Callable[[], datetime] = utcnow
-
-    @property
-    def session(self) -> Session:
-        return self.uow.session
-
-    @property
-    def store(self) -> ResourceStore:
-        return self.uow.store
 
     def now(self) -> datetime:
         return self.clock()

@@ -18,10 +18,9 @@ from painflow_referral.single import create_one, remote_entries, update_one
 from painflow_shared.disconnect import run_cancellable
 from painflow_shared.fhir.bundle_limits import check_entry_count
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed
-from painflow_shared.fhir.http import read_body, read_fhir_body
+from painflow_shared.fhir.http import read_fhir_body, read_patch
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.parse import parse_resource
-from painflow_shared.fhir.patch import read_json_patch
 from painflow_shared.fhir.versions import parse_if_match, resource_headers
 from painflow_shared.runtime import RuntimeDep
 
@@ -105,9 +104,7 @@ async def update(
 async def patch_task(
     task_id: str, request: Request, runtime: RuntimeDep, handlers: HandlersDep
 ) -> Response:
-    raw = await read_body(request, runtime.settings.max_body_bytes)
-    operations = read_json_patch(request.headers.get("content-type"), raw)
-    if_match = parse_if_match(request.headers.get("if-match"))
+    operations, if_match = await read_patch(request, runtime.settings.max_body_bytes)
     stored = await run_in_threadpool(handlers.patch_task, task_id, operations, if_match)
     return fhir_response(stored, headers=resource_headers(stored, runtime.base_url))
 

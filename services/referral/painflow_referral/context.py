@@ -7,12 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlmodel import Session
-
 from painflow_referral.domain.policy import TriagePolicy
 from painflow_shared.fhir.remote_policy import RemotePolicy
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.unit_of_work import UnitOfWork
+from painflow_shared.unit_of_work import HandlerContext
 
 
 def _today() -> date:
@@ -20,16 +17,7 @@ def _today() -> date:
 
 
 @dataclass
-class IntakeContext:
-    uow: UnitOfWork
+class IntakeContext(HandlerContext):
     policy: TriagePolicy
     today: Callable[[], date] = _today
     remote_policy: RemotePolicy = field(default_factory=RemotePolicy)  # absolute references
-
-    @property
-    def session(self) -> Session:
-        return self.uow.session
-
-    @property
-    def store(self) -> ResourceStore:
-        return self.uow.store

@@ -9,30 +9,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-
 from painflow_scheduling.domain.policy import SchedulingPolicies
 from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.search import find_resources
-from painflow_shared.fhir.store import ResourceStore
-from painflow_shared.unit_of_work import UnitOfWork
+from painflow_shared.unit_of_work import HandlerContext
 
 
 @dataclass
-class SchedulingContext:
-    uow: UnitOfWork
+class SchedulingContext(HandlerContext):
     policies: SchedulingPolicies
     site_zone: ZoneInfo
     local_bases: tuple[str, ...] = ()
     now: Callable[[], datetime] = utcnow
-
-    @property
-    def session(self) -> Session:
-        return self.uow.session
-
-    @property
-    def store(self) -> ResourceStore:
-        return self.uow.store
 
     def find(self, resource_type: str, **params: str) -> list[dict[str, Any]]:
         """Search this service's store (``based_on=`` for ``based-on``)."""

@@ -11,6 +11,8 @@ from painflow_shared.fhir.errors import InvalidRequest, PayloadTooLarge, Unsuppo
 from painflow_shared.fhir.media import declares_other_charset, is_fhir_json
 from painflow_shared.fhir.negotiation import negotiate
 from painflow_shared.fhir.parse import read_json
+from painflow_shared.fhir.patch import read_json_patch
+from painflow_shared.fhir.versions import parse_if_match
 
 
 async def read_fhir_body(request: Request, limit: int) -> dict[str, Any]:
@@ -46,3 +48,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 def body_too_large(limit: int) -> PayloadTooLarge:
     """The one 413 for a body over the limit, whether declared or counted while streaming."""
     return PayloadTooLarge(f"the body is larger than {limit} bytes")
+
+
+async def read_patch(request: Request, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A JSON Patch request: its operations (size, media type, strict JSON) and its If-Match."""
+    operations = read_json_patch(
+        request.headers.get("content-type"), await read_body(request, limit)
+    )
+    return operations, parse_if_match(request.headers.get("if-match"))
