@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 import httpx
-from kafka import KafkaAdminClient
 
 from painflow_shared.cli.config import SERVICES, kafka_settings, service_url
+from painflow_shared.events.clients import make_admin
 from painflow_shared.observability import reachable
 
 
@@ -20,9 +20,7 @@ def broker_problem() -> str | None:
             "`bash deploy/kafka/kafka.sh start`) or set KAFKA_BOOTSTRAP_SERVERS"
         )
     try:
-        admin = KafkaAdminClient(
-            client_id="painflow-doctor", request_timeout_ms=5000, **settings.kafka_client_config()
-        )
+        admin = make_admin(settings, client_id="painflow-doctor", request_timeout_ms=5000)
         try:
             admin.list_topics()
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from painflow_shared.events.limits import MAX_RECORD_BYTES, TOPIC_MAX_MESSAGE_BYTES
 from painflow_shared.settings import SharedSettings
@@ -45,4 +45,12 @@ def make_consumer(settings: SharedSettings, *topics: str, group_id: str) -> Kafk
         heartbeat_interval_ms=1_000,
         metadata_max_age_ms=5_000,  # see topics created after we subscribed within seconds
         **settings.kafka_client_config(),
+    )
+
+
+def make_admin(settings: SharedSettings, *, client_id: str, **extra: object) -> KafkaAdminClient:
+    """An admin client that gives up on an unreachable broker in seconds, not kafka-python's
+    default 30 s, so the relay's first failure (and readiness) shows it promptly."""
+    return KafkaAdminClient(
+        client_id=client_id, bootstrap_timeout_ms=5_000, **extra, **settings.kafka_client_config()
     )

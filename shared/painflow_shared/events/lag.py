@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
+from painflow_shared.events.clients import make_admin
 from painflow_shared.events.topics import dlq_topic
 from painflow_shared.settings import SharedSettings
 
@@ -126,7 +127,7 @@ class LagMonitor:
             consumer = KafkaConsumer(
                 client_id=name, group_id=None, enable_auto_commit=False, **config
             )
-            self._clients = (consumer, KafkaAdminClient(client_id=name, **config))
+            self._clients = (consumer, make_admin(self.settings, client_id=name))
         return self._clients
 
     def _close_clients(self) -> None:

@@ -10,6 +10,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from painflow_shared.events.clients import make_admin
 from painflow_shared.events.limits import TOPIC_MAX_MESSAGE_BYTES
 from painflow_shared.events.types import (  # noqa: F401  (the topic names' one home)
     ALL_TOPICS,
@@ -35,9 +36,7 @@ def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS
     """Create the topics (and their DLQs) if they are missing; existing ones are left alone
     (an operator changes an existing topic's ``max.message.bytes`` with kafka-configs.sh)."""
     names = [settings.topic(t) for t in topics] + [dlq_topic(settings.topic(t)) for t in topics]
-    admin = KafkaAdminClient(
-        client_id=f"{settings.service_name}-admin", **settings.kafka_client_config()
-    )
+    admin = make_admin(settings, client_id=f"{settings.service_name}-admin")
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
