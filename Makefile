@@ -16,22 +16,24 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## install everything (Python packages from uv.lock, the Kafka broker's jars); idempotent
+setup: ## install everything (Python packages from uv.lock, the Kafka broker's jars, Zipkin's jar); idempotent
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) sync --all-packages --frozen --python $(PYTHON) --quiet
 	bash deploy/kafka/kafka.sh fetch
+	bash deploy/tracing/zipkin.sh fetch
 
-run: setup ## Kafka + the four services on SQLite, in the foreground (Ctrl-C stops all)
+run: setup ## Kafka, the trace viewer (Zipkin) + the four services on SQLite, in the foreground (Ctrl-C stops all)
 	$(PY) deploy/local/supervisor.py run
 
 up: setup ## the same in the background; returns when every service is healthy
 	$(PY) deploy/local/supervisor.py up
 
-down: ## stop what `make up` started (services; the Kafka broker only if make up started it)
+down: ## stop what `make up` started (services; the Kafka broker and Zipkin only if make up started them)
 	@if [ -x $(PY) ]; then $(PY) deploy/local/supervisor.py down; fi
 
 demo: ## up, walk a sample patient through the whole path, print the journey and trace id, down
-	$(MAKE) up
+	@# months of follow-up in seconds: the demo's follow-up service takes outcomes dated ahead
+	FOLLOWUP_ACCEPT_FUTURE_OUTCOMES=true $(MAKE) up
 	$(PY) deploy/local/demo.py || { $(MAKE) down; exit 1; }
 	$(MAKE) down
 

@@ -100,6 +100,8 @@ def _name_each_other(settings: dict[str, SharedSettings]) -> None:
         own.referral_base_url = settings["referral"].public_base_url
         if hasattr(own, "assessment_base_url"):
             own.assessment_base_url = settings["assessment"].public_base_url
+    # the whole-journey tests walk months of follow-up in seconds (as make demo does)
+    settings["followup"].accept_future_outcomes = True  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

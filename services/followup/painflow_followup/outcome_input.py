@@ -8,7 +8,7 @@ same); the Procedure is one performed for that patient and followed up here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -146,6 +146,9 @@ def _procedure(
     return record
 
 
+CLOCK_SKEW = timedelta(minutes=5)  # senders' clocks run a little fast
+
+
 def _moment(ctx: FollowupContext, value: Any, where: str, issues: list[Issue]) -> datetime:
     if value is None:
         return ctx.now()
@@ -153,6 +156,10 @@ def _moment(ctx: FollowupContext, value: Any, where: str, issues: list[Issue]) -
     if moment is None or "T" not in str(value):
         issues.append(_issue(where, "must be a dateTime with a time and a time zone"))
         return ctx.now()
+    if moment > ctx.now() + CLOCK_SKEW and not ctx.settings.accept_future_outcomes:
+        issues.append(
+            _issue(where, "must not be in the future: an outcome is recorded when collected")
+        )
     return moment
 
 

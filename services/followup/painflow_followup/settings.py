@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from painflow_shared.settings import SharedSettings
@@ -20,3 +20,12 @@ class FollowupSettings(SharedSettings):
     # where procedure orders live: the next step's basedOn names the order there when no
     # assessment event told us its URL
     assessment_base_url: str = "http://127.0.0.1:8002/fhir"
+    # an outcome is recorded when it is collected: one dated later than a small clock skew is
+    # refused, except where a demo walks a patient through months in minutes (never production)
+    accept_future_outcomes: bool = False
+
+    @model_validator(mode="after")
+    def _no_future_outcomes_in_production(self) -> FollowupSettings:
+        if self.accept_future_outcomes and self.is_production:
+            raise ValueError("FOLLOWUP_ACCEPT_FUTURE_OUTCOMES is for demos: refused in production")
+        return self

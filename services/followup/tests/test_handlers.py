@@ -26,6 +26,7 @@ from painflow_shared.events.types import (
     ReferralEvent,
     SchedulingEvent,
 )
+from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.errors import BusinessRuleViolation
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.search import find_resources
@@ -339,6 +340,26 @@ def test_a_bad_outcome_is_a_422_naming_the_element_and_nothing_is_stored(
 
     assert expression in {e for issue in refused.value.issues for e in issue.expression}
     assert (stored_count(handlers), len(outbox(handlers))) == (before, events)
+
+
+def test_an_outcome_dated_in_the_future_is_refused_unless_a_demo_allows_it(clock):
+    event = performed("p-future")
+    later = {"effectiveDateTime": fhir_instant(clock.now + timedelta(days=30))}
+    strict = make_handlers(clock)
+    deliver(strict, event)
+    with pytest.raises(BusinessRuleViolation) as refused:
+        strict.record_observation({**nrs_observation(event, 3, clock.now), **later})
+    assert "Observation.effectiveDateTime" in refused.value.issues[0].expression
+
+    demo = make_handlers(clock)
+    demo.settings.accept_future_outcomes = True
+    deliver(demo, event)
+    assert demo.record_observation({**nrs_observation(event, 3, clock.now), **later})["id"]
+
+
+def test_production_refuses_future_outcomes():
+    with pytest.raises(ValueError, match="demos"):
+        FollowupSettings(accept_future_outcomes=True, environment="production")
 
 
 # ------------------------------------------------------------------ overdue and cancellation
