@@ -8,6 +8,9 @@ stops it, and it stops the services. Only the processes it started are ever sign
 PIDs are kept in .run/services.pid). The Kafka broker is started only when none answers on
 its port; one already running (the tests' broker, another checkout's) is reused and left running,
 and only a broker this supervisor started (.run/kafka.started-by-up) is stopped again.
+The trace viewer (Zipkin, deploy/tracing/zipkin.sh) is handled the same way
+(.run/zipkin.started-by-up), and every service exports its spans to it unless
+OTEL_EXPORTER_OTLP_ENDPOINT names another collector.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ SERVICES = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup"
 PIDFILE = RUN / "services.pid"
 SUPERVISOR_PIDFILE = RUN / "supervisor.pid"
 BROKER_MARK = RUN / "kafka.started-by-up"  # present only when `make up`/`make run` started it
+ZIPKIN_MARK = RUN / "zipkin.started-by-up"  # likewise for the trace viewer
+ZIPKIN_URL = f"http://127.0.0.1:{os.environ.get('ZIPKIN_PORT', '9411')}"
 
 
 def start_service(name: str) -> subprocess.Popen[bytes]:
@@ -94,6 +99,8 @@ def print_where() -> None:
             "(metadata, /health/ready, /metrics, /docs)"
         )
     print(f"  kafka       {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}")
+    if os.environ.get("PAINFLOW_ZIPKIN_ENDPOINT"):
+        print(f"  traces      {ZIPKIN_URL}/zipkin/   (Zipkin: find a trace by id, service, tag)")
     print(f"  logs        {RUN}/logs/<service>.log   databases: {RUN}/<service>.db (SQLite)")
     print("  journey     http://127.0.0.1:8004/journey/<patient id>\n", flush=True)
 
@@ -122,13 +129,45 @@ def stop_broker() -> None:
         print("kafka: not started by `make up`: left running", flush=True)
 
 
+def zipkin(command: str, check: bool = True) -> int:
+    script = str(REPO / "deploy" / "tracing" / "zipkin.sh")
+    return subprocess.run(["bash", script, command], check=check).returncode
+
+
+def start_trace_viewer() -> None:
+    """Start Zipkin unless one already answers (then reuse it and never stop it), and point
+    every service at it. Not when OTLP names another collector; no viewer is no failure."""
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return
+    if zipkin("status", check=False) == 0:
+        print("zipkin: already running: reusing it, and leaving it running", flush=True)
+    elif zipkin("start", check=False) == 0:
+        RUN.mkdir(parents=True, exist_ok=True)
+        ZIPKIN_MARK.write_text("started by deploy/local/supervisor.py\n")
+    else:
+        print("zipkin: did not start; spans go to .run/logs/<service>.log instead", flush=True)
+        return
+    os.environ.setdefault("PAINFLOW_ZIPKIN_ENDPOINT", f"{ZIPKIN_URL}/api/v2/spans")
+
+
+def stop_trace_viewer() -> None:
+    """Stop Zipkin only if start_trace_viewer started it."""
+    if ZIPKIN_MARK.exists():
+        zipkin("stop", check=False)
+        ZIPKIN_MARK.unlink(missing_ok=True)
+    elif zipkin("status", check=False) == 0:
+        print("zipkin: not started by `make up`: left running", flush=True)
+
+
 def run() -> None:
     """`make run`: everything in the foreground; Ctrl-C stops all of it."""
     start_broker()
+    start_trace_viewer()
     try:
         supervise(announce=True)
     finally:
         stop_broker()
+        stop_trace_viewer()
 
 
 def up() -> None:
@@ -136,6 +175,7 @@ def up() -> None:
     if SUPERVISOR_PIDFILE.exists() and _alive(int(SUPERVISOR_PIDFILE.read_text())):
         raise SystemExit("already up (see .run/supervisor.pid); `make down` first")
     start_broker()
+    start_trace_viewer()  # sets PAINFLOW_ZIPKIN_ENDPOINT, which the supervisor and services inherit
     (RUN / "logs").mkdir(parents=True, exist_ok=True)
     with open(RUN / "logs" / "supervisor.log", "ab") as log:
         daemon = subprocess.Popen(
@@ -180,7 +220,7 @@ def supervise(announce: bool) -> None:
 
 def down() -> None:
     """Stop the background supervisor (which stops its services), else the services by PID;
-    then the broker, if `make up` started it."""
+    then the broker and the trace viewer, if `make up` started them."""
     if SUPERVISOR_PIDFILE.exists():
         _terminate([int(SUPERVISOR_PIDFILE.read_text())], wait=40)
         SUPERVISOR_PIDFILE.unlink(missing_ok=True)
@@ -189,6 +229,7 @@ def down() -> None:
         PIDFILE.unlink(missing_ok=True)
     print("services stopped")
     stop_broker()
+    stop_trace_viewer()
 
 
 def _terminate(pids: list[int], wait: float) -> None:

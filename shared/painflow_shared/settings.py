@@ -82,7 +82,15 @@ class SharedSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint")
     )
-    trace_console: bool = Field(  # used only when no OTLP endpoint is set
+    # Zipkin's span API (http://127.0.0.1:9411/api/v2/spans under `make run`/`make up`); used
+    # only when no OTLP endpoint is set. OTEL_EXPORTER_ZIPKIN_ENDPOINT is OpenTelemetry's name.
+    zipkin_endpoint: str | None = Field(
+        None,
+        validation_alias=_env(
+            "PAINFLOW_ZIPKIN_ENDPOINT", "OTEL_EXPORTER_ZIPKIN_ENDPOINT", "zipkin_endpoint"
+        ),
+    )
+    trace_console: bool = Field(  # used only when no OTLP or Zipkin endpoint is set
         True, validation_alias=_env("PAINFLOW_TRACE_CONSOLE", "trace_console")
     )
 

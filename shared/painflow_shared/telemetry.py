@@ -70,6 +70,15 @@ def _add_exporter(provider: TracerProvider, settings: SharedSettings) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif settings.zipkin_endpoint:
+        from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+        zipkin = ZipkinExporter(
+            endpoint=settings.zipkin_endpoint,
+            max_tag_value_length=MAX_SPAN_ATTRIBUTE_CHARS,
+            timeout=5,  # a stopped viewer must not hold up the export thread for long
+        )
+        provider.add_span_processor(BatchSpanProcessor(zipkin, schedule_delay_millis=500))
     elif settings.trace_console:
         exporter = ConsoleSpanExporter(out=sys.stderr, formatter=_one_line)
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
