@@ -250,6 +250,7 @@ def test_the_viewer_finds_a_step_by_event_id_event_type_and_resource_id(
     assert trace_id in _found(
         zipkin, annotationQuery="painflow.event_type=painflow.referral.received"
     )
+    assert trace_id in _found(zipkin, annotationQuery=f"painflow.subject=Patient/{patient_id}")
 
     # a request that names a resource in its path is found by that path (its own trace)
     path = f"/fhir/ServiceRequest/{request_id}"

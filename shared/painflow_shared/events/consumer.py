@@ -224,6 +224,7 @@ class EventConsumer:
                 self.observer(label, "dead_lettered", time.perf_counter() - started)
                 return
             span.set_attribute("messaging.message.id", envelope.id)
+            span.set_attribute("painflow.subject", envelope.subject)  # Patient/{id}: an id only
             handler = self.handlers.get(envelope.type)
             if handler is None:
                 self.stats.skipped += 1

@@ -267,6 +267,7 @@ class OutboxRelay:
             "messaging.destination.name": row.topic,
             "messaging.message.id": row.event_id,
             "painflow.event_type": row.event_type,
+            "painflow.subject": row.headers.get("ce_subject", ""),  # Patient/{id}: an id only
         }
         with tracer.start_as_current_span(
             f"outbox publish {row.event_type}", context=parent, attributes=attributes
