@@ -19,6 +19,7 @@ from .scheduling_helpers import (
     OVERRIDE,
     booking,
     get,
+    new_slot,
     post,
     received_order,
     room_with_slot,
@@ -228,3 +229,33 @@ def test_noshow_by_put_frees_the_slot_and_publishes(platform, kafka):
         headers=FHIR_JSON,
     )
     assert cancel.status_code == 422, cancel.text  # a no-show is final
+
+
+def test_booking_constraints_and_an_atomic_reschedule_over_http(platform, kafka):
+    order, appointment = booked(platform, kafka, days=36)
+    constraints = get(platform, f"ServiceRequest/{order['id']}/$booking-constraints")
+    assert constraints["resourceType"] == "Parameters"
+    assert "earliest-start" in {p["name"] for p in constraints["parameter"]}
+
+    old_slot = appointment["slot"][0]["reference"].split("/")[1]
+    schedule = get(platform, f"Slot/{old_slot}")["schedule"]["reference"].split("/")[1]
+    new = new_slot(platform, schedule, at(39), at(39, 8, 30))
+    move = {"resourceType": "Parameters", "parameter": [_slot(new)]}
+    url = f"Appointment/{appointment['id']}/$reschedule"
+    unknown = post(platform, url, {"resourceType": "Parameters", "parameter": [_slot("nope")]})
+    assert unknown.status_code in (404, 422), unknown.text
+    assert get(platform, f"Appointment/{appointment['id']}")["slot"] == appointment["slot"]
+
+    moved = post(platform, url, move)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["slot"] == [{"reference": f"Slot/{new}"}]
+    assert get(platform, f"Slot/{old_slot}")["status"] == "free"
+    assert get(platform, f"Slot/{new}")["status"] == "busy"
+    events = scheduling_events(
+        platform, patient_of(order), [str(SchedulingEvent.APPOINTMENT_RESCHEDULED)]
+    )
+    assert any(h["ce_type"] == SchedulingEvent.APPOINTMENT_RESCHEDULED for h, _ in events)
+
+
+def _slot(slot_id: str) -> dict[str, Any]:
+    return {"name": "slot", "valueReference": {"reference": f"Slot/{slot_id}"}}
