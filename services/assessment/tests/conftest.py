@@ -8,21 +8,9 @@ from typing import Any
 import pytest
 
 from painflow_assessment.policies import AssessmentPolicies, load_assessment_policies
+from painflow_assessment.samples import FREQUENCY, GAD7_ITEMS, PHQ9_ITEMS
 
 Q = "https://painflow.dev/fhir/Questionnaire"
-PHQ9_ITEMS = (
-    "44250-9",
-    "44255-8",
-    "44259-0",
-    "44254-1",
-    "44251-7",
-    "44258-2",
-    "44252-5",
-    "44253-3",
-    "44260-8",
-)
-GAD7_ITEMS = ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7")
-FREQUENCY = ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9")  # scored 0..3
 LOINC = "http://loinc.org"
 SECTION = "https://painflow.dev/fhir/CodeSystem/disability-section-score"
 
