@@ -25,11 +25,13 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DAEMON_NAME=kafka
+# shellcheck source=../lib/daemon.sh
+source "$SCRIPT_DIR/../lib/daemon.sh"
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 POM="$SCRIPT_DIR/pom.xml"
 LOG4J_CONFIG="$SCRIPT_DIR/log4j2.xml"
 
-abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
 KAFKA_VERSION=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n 1)}
 CACHE_ROOT=$(abspath "${PAINFLOW_CACHE_DIR:-$REPO_ROOT/.cache}")
@@ -53,8 +55,6 @@ KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 # The line KafkaRaftServer logs once the broker is unfenced and serving.
 READY_PATTERN='Kafka Server started'
 
-log() { printf 'kafka: %s\n' "$*" >&2; }
-die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
 
 for v in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PARTITIONS KAFKA_READY_TIMEOUT KAFKA_STOP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -63,24 +63,8 @@ done
 
 # ---------------------------------------------------------------------------------- helpers
 
-port_open() { # host port: true if something accepts TCP connections there
-  # shellcheck disable=SC2016  # $1/$2 expand in the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-}
 
-alive() { # pid: true if the process exists and is not a zombie
-  local pid=$1 state
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [[ -r /proc/$pid/stat ]]; then
-    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || true
-    [[ $state != Z ]] || return 1
-  fi
-  return 0
-}
 
-cmdline_of() {
-  if [[ -r /proc/$1/cmdline ]]; then tr '\0' ' ' <"/proc/$1/cmdline"; else ps -p "$1" -o args= 2>/dev/null; fi
-}
 
 our_pid() { # prints the broker pid from the pid file if that process is alive and is our broker
   local pid
@@ -91,21 +75,7 @@ our_pid() { # prints the broker pid from the pid file if that process is alive a
   case "$(cmdline_of "$pid")" in *kafka.Kafka*"$PROPS"*) printf '%s\n' "$pid" ;; *) return 1 ;; esac
 }
 
-take_lock() { # serialise start/stop/reset between concurrent callers (make targets, CI steps)
-  mkdir -p "$KAFKA_DIR"
-  exec 9>"$KAFKA_DIR/.lock"
-  flock -w $((KAFKA_READY_TIMEOUT + KAFKA_STOP_TIMEOUT + 60)) 9 || die "timed out waiting for $KAFKA_DIR/.lock"
-}
 
-find_java() {
-  local java major
-  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then java=$JAVA_HOME/bin/java
-  else java=$(command -v java) || die "java not found: Kafka $KAFKA_VERSION needs Java 17+ (apt-get install openjdk-17-jre-headless)"
-  fi
-  major=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
-  [[ -n $major && $major -ge 17 ]] || die "$java is Java ${major:-?}; Kafka $KAFKA_VERSION needs Java 17+"
-  printf '%s\n' "$java"
-}
 
 java_opts() { # JVM options of the broker: its log goes to .run/kafka/broker.log
   printf '%s\n' -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J_CONFIG" "-Dkafka.logs.dir=$KAFKA_DIR"
@@ -230,7 +200,7 @@ wait_ready() { # pid started: wait for TCP accept + the broker's "started" line
 }
 
 cmd_start() {
-  take_lock
+  take_lock "$KAFKA_DIR" $((KAFKA_READY_TIMEOUT + KAFKA_STOP_TIMEOUT + 60))
   local pid java started=$SECONDS
   if pid=$(our_pid); then
     log "already running (pid $pid)"
@@ -248,7 +218,7 @@ cmd_start() {
   if port_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
     die "controller port $KAFKA_HOST:$KAFKA_CONTROLLER_PORT is taken by another process; set KAFKA_CONTROLLER_PORT"
   fi
-  java=$(find_java)
+  java=$(find_java "Kafka $KAFKA_VERSION")
   cmd_fetch
   write_properties
   format_storage "$java"
@@ -278,7 +248,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  take_lock
+  take_lock "$KAFKA_DIR" $((KAFKA_READY_TIMEOUT + KAFKA_STOP_TIMEOUT + 60))
   local pid
   if ! pid=$(our_pid); then
     if [[ -f $PID_FILE ]]; then

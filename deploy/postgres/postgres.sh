@@ -31,9 +31,11 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DAEMON_NAME=postgres
+# shellcheck source=../lib/daemon.sh
+source "$SCRIPT_DIR/../lib/daemon.sh"
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 
-abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
 RUN_ROOT=$(abspath "${PAINFLOW_RUN_DIR:-$REPO_ROOT/.run}")
 PG_DIR="$RUN_ROOT/postgres"
@@ -48,8 +50,6 @@ APP_ROLE=painflow
 APP_PASSWORD=painflow
 SERVICES=(referral assessment scheduling followup)
 
-log() { printf 'postgres: %s\n' "$*" >&2; }
-die() { printf 'postgres: error: %s\n' "$*" >&2; exit 1; }
 
 for v in PG_READY_TIMEOUT PG_STOP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -69,7 +69,6 @@ as_owner() {
 }
 
 # shellcheck disable=SC2016  # $1/$2 expand in the inner bash
-port_open() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 
 # The port: PGPORT if set, else the one the cluster was last started on, else 55432.
 port() {
@@ -103,11 +102,6 @@ bindir() { # the PostgreSQL binaries: PG_BINDIR, else the data directory's versi
   dirname "$found"
 }
 
-take_lock() {
-  mkdir -p "$PG_DIR"
-  exec 9>"$PG_DIR/.lock"
-  flock -w $((PG_READY_TIMEOUT + PG_STOP_TIMEOUT + 600)) 9 || die "timed out waiting for $PG_DIR/.lock"
-}
 
 postmaster_pid() { # pid from postmaster.pid if that process is alive and runs our data directory
   local data pid
@@ -260,7 +254,7 @@ wait_ready() {
 }
 
 cmd_start() {
-  take_lock
+  take_lock "$PG_DIR" $((PG_READY_TIMEOUT + PG_STOP_TIMEOUT + 600))
   local started=$SECONDS c data bin pid
   if running; then
     pid=$(postmaster_pid) || pid='?'
@@ -297,7 +291,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  take_lock
+  take_lock "$PG_DIR" $((PG_READY_TIMEOUT + PG_STOP_TIMEOUT + 600))
   local c data bin pid started=$SECONDS
   c=$(cluster_dir); data="$c/data"
   if ! running; then

@@ -27,10 +27,12 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DAEMON_NAME=zipkin
+# shellcheck source=../lib/daemon.sh
+source "$SCRIPT_DIR/../lib/daemon.sh"
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 POM="$SCRIPT_DIR/pom.xml"
 
-abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
 ZIPKIN_VERSION=${ZIPKIN_VERSION:-$(sed -n 's:.*<zipkin.version>\(.*\)</zipkin.version>.*:\1:p' "$POM" | head -n 1)}
 CACHE_ROOT=$(abspath "${PAINFLOW_CACHE_DIR:-$REPO_ROOT/.cache}")
@@ -48,8 +50,6 @@ ZIPKIN_MAX_SPANS=${ZIPKIN_MAX_SPANS:-50000}
 ZIPKIN_READY_TIMEOUT=${ZIPKIN_READY_TIMEOUT:-60}
 ZIPKIN_STOP_TIMEOUT=${ZIPKIN_STOP_TIMEOUT:-15}
 
-log() { printf 'zipkin: %s\n' "$*" >&2; }
-die() { printf 'zipkin: error: %s\n' "$*" >&2; exit 1; }
 
 for v in ZIPKIN_PORT ZIPKIN_MAX_SPANS ZIPKIN_READY_TIMEOUT ZIPKIN_STOP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -71,24 +71,8 @@ healthy() { # true if a Zipkin answers GET /health with 200 on the port (no curl
   ' _ "$ZIPKIN_HOST" "$ZIPKIN_PORT" 2>/dev/null
 }
 
-port_open() {
-  # shellcheck disable=SC2016
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$ZIPKIN_HOST" "$ZIPKIN_PORT" 2>/dev/null
-}
 
-alive() { # pid: true if the process exists and is not a zombie
-  local pid=$1 state
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [[ -r /proc/$pid/stat ]]; then
-    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || true
-    [[ $state != Z ]] || return 1
-  fi
-  return 0
-}
 
-cmdline_of() {
-  if [[ -r /proc/$1/cmdline ]]; then tr '\0' ' ' <"/proc/$1/cmdline"; else ps -p "$1" -o args= 2>/dev/null; fi
-}
 
 our_pid() { # the server's pid from the pid file, if that process is alive and is our server
   local pid
@@ -99,21 +83,7 @@ our_pid() { # the server's pid from the pid file, if that process is alive and i
   case "$(cmdline_of "$pid")" in *"-Dpainflow.zipkin.dir=$ZIPKIN_DIR "*zipkin-server-*) printf '%s\n' "$pid" ;; *) return 1 ;; esac
 }
 
-take_lock() { # serialise start/stop between concurrent callers (make targets, tests)
-  mkdir -p "$ZIPKIN_DIR"
-  exec 9>"$ZIPKIN_DIR/.lock"
-  flock -w $((ZIPKIN_READY_TIMEOUT + ZIPKIN_STOP_TIMEOUT + 60)) 9 || die "timed out waiting for $ZIPKIN_DIR/.lock"
-}
 
-find_java() {
-  local java major
-  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then java=$JAVA_HOME/bin/java
-  else java=$(command -v java) || die "java not found: Zipkin $ZIPKIN_VERSION needs Java 17+ (apt-get install openjdk-17-jre-headless)"
-  fi
-  major=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
-  [[ -n $major && $major -ge 17 ]] || die "$java is Java ${major:-?}; Zipkin $ZIPKIN_VERSION needs Java 17+"
-  printf '%s\n' "$java"
-}
 
 # --------------------------------------------------------------------------------- commands
 
@@ -159,7 +129,7 @@ wait_ready() { # pid started
 }
 
 cmd_start() {
-  take_lock
+  take_lock "$ZIPKIN_DIR" $((ZIPKIN_READY_TIMEOUT + ZIPKIN_STOP_TIMEOUT + 60))
   local pid java started=$SECONDS
   if pid=$(our_pid); then log "already running (pid $pid)"; wait_ready "$pid" "$started"; return 0; fi
   rm -f "$PID_FILE"
@@ -167,8 +137,8 @@ cmd_start() {
     log "a Zipkin already answers on $ZIPKIN_HOST:$ZIPKIN_PORT that this script did not start: reusing it"
     return 0
   fi
-  port_open && die "port $ZIPKIN_HOST:$ZIPKIN_PORT is taken by something else; set ZIPKIN_PORT"
-  java=$(find_java)
+  port_open "$ZIPKIN_HOST" "$ZIPKIN_PORT" && die "port $ZIPKIN_HOST:$ZIPKIN_PORT is taken by something else; set ZIPKIN_PORT"
+  java=$(find_java "Zipkin $ZIPKIN_VERSION")
   cmd_fetch
   [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$ZIPKIN_DIR/zipkin.previous.log"
   local -a heap
@@ -195,7 +165,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  take_lock
+  take_lock "$ZIPKIN_DIR" $((ZIPKIN_READY_TIMEOUT + ZIPKIN_STOP_TIMEOUT + 60))
   local pid started=$SECONDS _
   if ! pid=$(our_pid); then
     rm -f "$PID_FILE"
