@@ -1,0 +1,1 @@
+"""Authorization: SMART scopes, bearer token verification, the route guard, the token client."""
