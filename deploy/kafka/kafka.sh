@@ -5,23 +5,39 @@
 #
 # Usage: deploy/kafka/kafka.sh COMMAND
 #   fetch       resolve the broker jars into .cache/kafka/<version>/libs (only if absent)
-#   start       fetch if needed, format storage once, start in the background, wait until ready
-#               (idempotent; reuses a broker already listening on the port that it did not start)
+#   start       fetch if needed, format storage once (with the SCRAM users), start in the
+#               background, wait until ready (idempotent; reuses a broker already listening on the
+#               port that it did not start). Storage formatted with other security settings (an
+#               older PLAINTEXT broker, other users or passwords) is re-formatted: the local dev
+#               topics and offsets under .run/kafka/data are deleted, nothing else.
 #   stop        stop the broker this script started (TERM, then KILL after KAFKA_STOP_TIMEOUT s)
 #   restart     stop, then start
 #   status      exit 0 if a broker answers on the port, 3 if not
 #   logs [-f|N] show the last N (default 200) lines of the broker log, or follow it
 #   reset       stop and delete the data directory (topics, offsets, cluster id)
 #   bootstrap   print the bootstrap address (127.0.0.1:PORT)
+#   users       print the SCRAM users the broker is formatted with
+#
+# Security: clients connect to 127.0.0.1:PORT with SASL_PLAINTEXT and SCRAM-SHA-512 only; the
+# StandardAuthorizer denies whatever no ACL allows. The users (KAFKA_USERS) are `admin` (the
+# super user of tests, the painflow CLI and operators) and one principal per service; their ACLs
+# come from code (painflow_shared/events/acls.py, `painflow kafka acls`). A user's password is
+# KAFKA_PASSWORD_<USER> (e.g. KAFKA_PASSWORD_ADMIN), else the file KAFKA_PASSWORD_<USER>_FILE
+# names, else the development default `painflow-dev-<user>` (what the services assume under
+# PAINFLOW_ENV=development). The controller listener (CONTROLLER_PORT, loopback only) uses
+# SASL/PLAIN with the admin user: the broker's own link to its controller.
 #
 # Environment:
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_PARTITIONS (6, default for new topics)
 #   KAFKA_READY_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s), KAFKA_HEAP_OPTS (-Xms256m -Xmx768m)
 #   KAFKA_VERSION (from pom.xml), PAINFLOW_RUN_DIR (.run), PAINFLOW_CACHE_DIR (.cache), JAVA_HOME
+#   KAFKA_USERS (admin referral assessment scheduling followup), KAFKA_PASSWORD_<USER>[_FILE]
 #
 # Files (repo root): .cache/kafka/<version>/libs/*.jar, and under .run/kafka/:
-#   server.properties, data/ (log.dirs), cluster.id, kafka.pid, broker.log (log4j2, the broker's
-#   own log), broker.out (JVM stdout/stderr), broker.previous.log (the log of the previous run).
+#   server.properties (mode 600: it holds the admin password), data/ (log.dirs), cluster.id,
+#   security.sha256 (a digest of the SCRAM users the data was formatted with), kafka.pid,
+#   broker.log (log4j2, the broker's own log), broker.out (JVM stdout/stderr), broker.previous.log
+#   (the log of the previous run).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +60,7 @@ PID_FILE="$KAFKA_DIR/kafka.pid"
 LOG_FILE="$KAFKA_DIR/broker.log"
 OUT_FILE="$KAFKA_DIR/broker.out"
 CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
+SECURITY_FILE="$KAFKA_DIR/security.sha256"
 
 KAFKA_HOST=127.0.0.1
 KAFKA_PORT=${KAFKA_PORT:-9092}
@@ -52,6 +69,8 @@ KAFKA_PARTITIONS=${KAFKA_PARTITIONS:-6}
 KAFKA_READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
+KAFKA_USERS=${KAFKA_USERS:-admin referral assessment scheduling followup}
+SCRAM_MECHANISM=SCRAM-SHA-512
 # The line KafkaRaftServer logs once the broker is unfenced and serving.
 READY_PATTERN='Kafka Server started'
 
@@ -60,6 +79,7 @@ for v in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PARTITIONS KAFKA_READY_TIMEOUT K
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done
 [[ -n $KAFKA_VERSION ]] || die "cannot read <kafka.version> from $POM"
+[[ " $KAFKA_USERS " == *" admin "* ]] || die "KAFKA_USERS must include admin (the super user)"
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -83,6 +103,27 @@ java_opts() { # JVM options of the broker: its log goes to .run/kafka/broker.log
 
 libs_present() {
   [[ -f $LIBS_DIR/kafka_2.13-$KAFKA_VERSION.jar ]] && compgen -G "$LIBS_DIR/log4j-core-*.jar" >/dev/null
+}
+
+password_of() { # user: KAFKA_PASSWORD_<USER>, else KAFKA_PASSWORD_<USER>_FILE's content, else the dev default
+  local var="KAFKA_PASSWORD_${1^^}" file_var="KAFKA_PASSWORD_${1^^}_FILE" password
+  if [[ -n ${!var:-} ]]; then password=${!var}
+  elif [[ -n ${!file_var:-} ]]; then
+    [[ -r ${!file_var} ]] || die "$file_var names ${!file_var}, which cannot be read"
+    password=$(<"${!file_var}")
+  else password="painflow-dev-$1"
+  fi
+  # the password goes into a JAAS line and a --add-scram argument: no quotes, commas or spaces
+  [[ $password =~ ^[A-Za-z0-9._~+/=@:-]{8,}$ ]] \
+    || die "the password of Kafka user $1 must be 8+ characters of [A-Za-z0-9._~+/=@:-]"
+  printf '%s' "$password"
+}
+
+security_digest() { # what the data directory must have been formatted with (no password in clear)
+  local user
+  { printf '%s\n' "$SCRAM_MECHANISM"
+    for user in $KAFKA_USERS; do printf '%s:%s\n' "$user" "$(password_of "$user")"; done
+  } | sha256sum | cut -d' ' -f1
 }
 
 show_tail() {
@@ -124,17 +165,32 @@ cmd_fetch() {
 }
 
 write_properties() {
+  local admin
+  admin=$(password_of admin)
   mkdir -p "$DATA_DIR"
+  (umask 077 && : >"$PROPS.tmp")
   cat >"$PROPS.tmp" <<EOF
 # Written by deploy/kafka/kafka.sh on every start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
-inter.broker.listener.name=PLAINTEXT
+listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+inter.broker.listener.name=SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# Clients: SCRAM-SHA-512 only (users are formatted into the metadata log, see format_storage).
+sasl.enabled.mechanisms=$SCRAM_MECHANISM
+sasl.mechanism.inter.broker.protocol=$SCRAM_MECHANISM
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+# The controller cannot use SCRAM (its users live in the log it serves): PLAIN, admin only.
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin";
+# Whatever no ACL allows is denied; admin (tests, the CLI, operators) may do everything.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin
 log.dirs=$DATA_DIR
 num.partitions=$KAFKA_PARTITIONS
 default.replication.factor=1
@@ -158,10 +214,14 @@ EOF
   mv "$PROPS.tmp" "$PROPS"
 }
 
-format_storage() { # once per data directory; the cluster id survives in cluster.id
-  local java=$1 id
-  local -a opts
-  [[ -f $DATA_DIR/meta.properties ]] && return 0
+format_storage() { # once per data directory and security digest; the cluster id survives in cluster.id
+  local java=$1 id digest user
+  local -a opts scram=()
+  digest=$(security_digest)
+  if [[ -f $DATA_DIR/meta.properties ]]; then
+    [[ -s $SECURITY_FILE && $(<"$SECURITY_FILE") == "$digest" ]] && return 0
+    wipe_data "formatted without these SCRAM users (an older PLAINTEXT broker, or other users or passwords)"
+  fi
   # No log4j2 config for the tool: Log4j's default (errors only, to the console) is what we want.
   opts=(-Djava.awt.headless=true)
   if [[ -s $CLUSTER_ID_FILE ]]; then id=$(<"$CLUSTER_ID_FILE")
@@ -170,12 +230,25 @@ format_storage() { # once per data directory; the cluster id survives in cluster
     [[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "StorageTool random-uuid returned '$id'"
     printf '%s\n' "$id" >"$CLUSTER_ID_FILE"
   fi
-  log "formatting storage in $DATA_DIR (cluster id $id)"
+  for user in $KAFKA_USERS; do
+    scram+=(--add-scram "$SCRAM_MECHANISM=[name=$user,password=$(password_of "$user")]")
+  done
+  log "formatting storage in $DATA_DIR (cluster id $id, SCRAM users: $KAFKA_USERS)"
   local out
-  if ! out=$("$java" "${opts[@]}" -cp "$LIBS_DIR/*" kafka.tools.StorageTool format -t "$id" -c "$PROPS" 2>&1); then
-    printf '%s\n' "$out" >&2
+  if ! out=$("$java" "${opts[@]}" -cp "$LIBS_DIR/*" kafka.tools.StorageTool format -t "$id" -c "$PROPS" \
+      "${scram[@]}" 2>&1); then
+    printf '%s\n' "$out" | grep -v 'password=' >&2
     die "formatting the storage failed"
   fi
+  printf '%s\n' "$digest" >"$SECURITY_FILE"
+}
+
+wipe_data() { # reason: delete this script's own data directory; only with no broker running on it
+  our_pid >/dev/null && die "refusing to delete $DATA_DIR while the broker runs"
+  [[ $DATA_DIR == "$KAFKA_DIR/data" && -f $DATA_DIR/meta.properties ]] || die "$DATA_DIR is not a Kafka data directory of this script"
+  log "the local data in $DATA_DIR was $1: deleting it (local dev topics and offsets) and re-formatting"
+  rm -rf "$DATA_DIR"
+  mkdir -p "$DATA_DIR"
 }
 
 wait_ready() { # pid started: wait for TCP accept + the broker's "started" line
@@ -204,6 +277,8 @@ cmd_start() {
   local pid java started=$SECONDS
   if pid=$(our_pid); then
     log "already running (pid $pid)"
+    grep -qs '^authorizer.class.name=' "$PROPS" \
+      || log "warning: it runs without SASL and ACLs (started by an older kafka.sh): 'kafka.sh restart' secures it"
     wait_ready "$pid" "$started"
     return 0
   fi
@@ -307,7 +382,7 @@ cmd_logs() {
 cmd_reset() {
   cmd_stop
   log "deleting $DATA_DIR and the cluster id"
-  rm -rf "$DATA_DIR" "$CLUSTER_ID_FILE" "$PROPS"
+  rm -rf "$DATA_DIR" "$CLUSTER_ID_FILE" "$PROPS" "$SECURITY_FILE"
 }
 
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2; }
@@ -321,6 +396,7 @@ case "${1:-}" in
   logs) shift; cmd_logs "$@" ;;
   reset) cmd_reset ;;
   bootstrap) printf '%s:%s\n' "$KAFKA_HOST" "$KAFKA_PORT" ;;
+  users) printf '%s\n' $KAFKA_USERS ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;
 esac

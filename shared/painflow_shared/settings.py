@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from painflow_shared.contracts import default_contracts_dir
 from painflow_shared.events.limits import MAX_EVENT_BYTES
+
+DEVELOPMENT_ENVIRONMENTS = frozenset({"dev", "development"})
+DEV_KAFKA_USER = "admin"  # the local broker's super user (deploy/kafka/kafka.sh)
+_DEV = "painflow-dev-"
+
+
+def dev_kafka_password(user: str) -> str:
+    """The password deploy/kafka/kafka.sh gives a SCRAM user unless KAFKA_PASSWORD_<USER> is set;
+    used only under PAINFLOW_ENV=development, refused anywhere else."""
+    return f"{_DEV}{user}"
 
 
 def _env(*names: str) -> AliasChoices:
@@ -22,7 +32,10 @@ class SharedSettings(BaseSettings):
     a whole deployment shares (Kafka, OpenTelemetry) are read without a prefix.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused setting never echoes a password into the startup error
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     service_name: str = "painflow"
     environment: str = Field("development", validation_alias=_env("PAINFLOW_ENV", "environment"))
@@ -36,20 +49,41 @@ class SharedSettings(BaseSettings):
         "127.0.0.1:9092",
         validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
     )
+    # The broker authenticates every client (SASL/SCRAM) and authorizes it by ACLs: each service
+    # is its own principal (README, "Kafka principals"). Under PAINFLOW_ENV=development the
+    # user defaults to the local broker's super user `admin` (deploy/kafka/kafka.sh); anywhere
+    # else the username and a password (or a password file) are required.
     kafka_security_protocol: str = Field(
-        "PLAINTEXT", validation_alias=_env("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol")
+        "SASL_PLAINTEXT",
+        validation_alias=_env("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
     )
     kafka_sasl_mechanism: str | None = Field(
-        None, validation_alias=_env("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
+        "SCRAM-SHA-512", validation_alias=_env("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
     )
     kafka_sasl_username: str | None = Field(
         None, validation_alias=_env("KAFKA_SASL_USERNAME", "kafka_sasl_username")
     )
-    kafka_sasl_password: str | None = Field(
+    kafka_sasl_password: SecretStr | None = Field(
         None, validation_alias=_env("KAFKA_SASL_PASSWORD", "kafka_sasl_password")
+    )
+    kafka_sasl_password_file: Path | None = Field(  # e.g. a mounted Kubernetes Secret
+        None, validation_alias=_env("KAFKA_SASL_PASSWORD_FILE", "kafka_sasl_password_file")
     )
     kafka_ssl_cafile: str | None = Field(
         None, validation_alias=_env("KAFKA_SSL_CAFILE", "kafka_ssl_cafile")
+    )
+    # who may call: tokens from this issuer, for this audience (or the service's own base URL)
+    auth_issuer: str = Field("", validation_alias=_env("PAINFLOW_AUTH_ISSUER", "auth_issuer"))
+    auth_audience: str = Field(
+        "painflow", validation_alias=_env("PAINFLOW_AUTH_AUDIENCE", "auth_audience")
+    )
+    # development and handler tests only: every caller may do everything (refused in production)
+    auth_disabled: bool = Field(
+        False, validation_alias=_env("PAINFLOW_AUTH_DISABLED", "auth_disabled")
+    )
+    # per client id, per process ("" switches it off): see auth/rate_limit.py
+    rate_limit: str = Field(
+        "100/second", validation_alias=_env("PAINFLOW_RATE_LIMIT", "rate_limit")
     )
     # the referral service's public FHIR base: every service names patients by its Patient ids
     referral_base_url: str = Field(
@@ -102,9 +136,43 @@ class SharedSettings(BaseSettings):
             self.database_url = f"sqlite:///.run/{self.service_name}.db"
         if not self.consumer_group:
             self.consumer_group = f"painflow-{self.service_name}"
-        if self.environment != "development" and self.kafka_sasl_password == "changeme":
-            raise ValueError("refusing the default Kafka SASL password outside development")
+        if self.is_production and self.auth_disabled:
+            raise ValueError("PAINFLOW_AUTH_DISABLED is refused when PAINFLOW_ENV=production")
+        self._fill_kafka_credentials()
         return self
+
+    def _fill_kafka_credentials(self) -> None:
+        """The password file, else the dev defaults (development only), else refuse to start."""
+        if self.kafka_sasl_password_file is not None:
+            if self.kafka_sasl_password is not None:
+                raise ValueError("set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both")
+            text = self.kafka_sasl_password_file.read_text(encoding="utf-8")
+            self.kafka_sasl_password = SecretStr(text.rstrip("\r\n"))
+        if not self.kafka_security_protocol.startswith("SASL_"):
+            if not self.is_development:
+                raise ValueError(
+                    "KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT outside "
+                    "PAINFLOW_ENV=development: the broker authenticates every service"
+                )
+            return
+        if self.is_development:
+            user = self.kafka_sasl_username = self.kafka_sasl_username or DEV_KAFKA_USER
+            self.kafka_sasl_password = self.kafka_sasl_password or SecretStr(
+                dev_kafka_password(user)
+            )
+        password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+        if not self.kafka_sasl_username or not password:
+            raise ValueError(
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) are "
+                "required outside PAINFLOW_ENV=development"
+            )
+        if not self.is_development and (password == "changeme" or password.startswith(_DEV)):
+            raise ValueError("refusing a development Kafka password outside development")
+
+    @property
+    def is_development(self) -> bool:
+        """``PAINFLOW_ENV=dev`` or ``development`` (the default): local defaults are allowed."""
+        return self.environment in DEVELOPMENT_ENVIRONMENTS
 
     @property
     def is_production(self) -> bool:
@@ -141,10 +209,11 @@ class SharedSettings(BaseSettings):
             "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
             "security_protocol": self.kafka_security_protocol,
         }
-        if self.kafka_sasl_mechanism:
+        if self.kafka_security_protocol.startswith("SASL_"):
             config["sasl_mechanism"] = self.kafka_sasl_mechanism
             config["sasl_plain_username"] = self.kafka_sasl_username
-            config["sasl_plain_password"] = self.kafka_sasl_password
+            secret = self.kafka_sasl_password
+            config["sasl_plain_password"] = secret.get_secret_value() if secret else None
         if self.kafka_ssl_cafile:
             config["ssl_cafile"] = self.kafka_ssl_cafile
         return config

@@ -18,6 +18,7 @@ from painflow_shared.contracts import default_contracts_dir
 from painflow_shared.events.types import FOLLOWUP_TOPIC, SCHEDULING_TOPIC, SchedulingEvent
 from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.ids import new_id
+from painflow_shared.testing.infra import kafka_config
 
 EXAMPLE = default_contracts_dir() / "examples" / f"{SchedulingEvent.PROCEDURE_PERFORMED}.json"
 MBB, ESI = "64493", "64483"
@@ -73,7 +74,7 @@ def _entry(value: dict[str, Any], resource_type: str) -> dict[str, Any]:
 def publish_scheduling(platform: Any, kafka: str, headers: dict[str, str], value: dict) -> None:
     """Publish as the scheduling relay would; fails here if the event breaks its contract."""
     platform.runtime("followup").contracts.validate(headers, value)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     producer.send(
         platform.settings["followup"].topic(SCHEDULING_TOPIC),
         key=headers["ce_subject"].split("/")[1].encode(),
@@ -88,7 +89,7 @@ class FollowupTopic:
 
     def __init__(self, platform: Any, kafka: str) -> None:
         topic = platform.settings["followup"].topic(FOLLOWUP_TOPIC)
-        self.consumer = KafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(**kafka_config(kafka), enable_auto_commit=False)
         deadline = time.monotonic() + 30
         while not self.consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -17,6 +17,7 @@ from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.topics import REFERRAL_TOPIC
 from painflow_shared.events.types import ReferralEvent
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 
 from .conftest import post_referral
 
@@ -92,7 +93,7 @@ def _duplicates_seen(platform) -> int:
 
 def test_poison_message_goes_to_the_dlq_and_the_partition_moves_on(platform, kafka):
     topic = platform.settings["referral"].topic(REFERRAL_TOPIC)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     key = f"poison-{uuid.uuid4().hex[:8]}".encode()
     producer.send(
         topic,
@@ -109,7 +110,7 @@ def test_poison_message_goes_to_the_dlq_and_the_partition_moves_on(platform, kaf
 
     dlq = KafkaConsumer(
         f"{topic}.dlq",
-        bootstrap_servers=kafka,
+        **kafka_config(kafka),
         auto_offset_reset="earliest",
         consumer_timeout_ms=2000,
         group_id=None,

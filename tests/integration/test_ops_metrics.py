@@ -11,6 +11,7 @@ from kafka import KafkaProducer
 from painflow_shared.events.topics import REFERRAL_TOPIC, dlq_topic
 from painflow_shared.events.types import ReferralEvent
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 
 from .conftest import post_referral
 from .metrics_reader import total
@@ -73,7 +74,7 @@ def test_a_dead_letter_is_counted_and_deepens_the_dlq(platform, kafka):
     dead = {"event_type": "unknown", "outcome": "dead_lettered"}
     before = total(followup, "painflow_consumer_events_total", **dead)
     depth_before = total(followup, "painflow_dlq_depth", topic=dlq_topic(topic))
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     key = f"poison-{uuid.uuid4().hex[:8]}".encode()
     producer.send(topic, key=key, value=b"{not FHIR", headers=[("ce_type", b"x")]).get(timeout=10)
     producer.close()

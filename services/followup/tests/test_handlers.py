@@ -359,7 +359,12 @@ def test_an_outcome_dated_in_the_future_is_refused_unless_a_demo_allows_it(clock
 
 def test_production_refuses_future_outcomes():
     with pytest.raises(ValueError, match="demos"):
-        FollowupSettings(accept_future_outcomes=True, environment="production")
+        FollowupSettings(
+            accept_future_outcomes=True,
+            environment="production",
+            kafka_sasl_username="followup",
+            kafka_sasl_password="a-production-secret",
+        )
 
 
 # ------------------------------------------------------------------ overdue and cancellation

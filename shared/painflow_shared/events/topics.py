@@ -8,8 +8,9 @@ import time
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
+from painflow_shared.events.acls import SERVICE_TOPICS
 from painflow_shared.events.clients import make_admin
 from painflow_shared.events.limits import TOPIC_MAX_MESSAGE_BYTES
 from painflow_shared.events.types import (  # noqa: F401  (the topic names' one home)
@@ -34,21 +35,38 @@ def dlq_topic(topic: str) -> str:
 
 def ensure_topics(settings: SharedSettings, topics: tuple[str, ...] = ALL_TOPICS) -> None:
     """Create the topics (and their DLQs) if they are missing; existing ones are left alone
-    (an operator changes an existing topic's ``max.message.bytes`` with kafka-configs.sh)."""
+    (an operator changes an existing topic's ``max.message.bytes`` with kafka-configs.sh).
+
+    A service's own principal may create only its own topic and the DLQs of what it consumes
+    (events/acls.py): the others are its publishers' to create, so it skips them and waits for
+    the topics it uses."""
     names = [settings.topic(t) for t in topics] + [dlq_topic(settings.topic(t)) for t in topics]
     admin = make_admin(settings, client_id=f"{settings.service_name}-admin")
     try:
-        existing = set(admin.list_topics())
-        missing = [n for n in names if n not in existing]
-        for name in missing:
-            try:
-                admin.create_topics([_new_topic(name, settings.topic_partitions)])
-                log.info("created topic %s", name)
-            except TopicAlreadyExistsError:
-                pass
-        _wait_until_led(admin, names)
+        existing = set(admin.list_topics())  # only the topics this principal may describe
+        for name in [n for n in names if n not in existing]:
+            _create(admin, name, settings.topic_partitions)
+        _wait_until_led(admin, [n for n in names if n in used_topics(settings, names)])
     finally:
         admin.close()
+
+
+def used_topics(settings: SharedSettings, names: list[str]) -> set[str]:
+    """The real names of the topics the service writes or reads (all, for any other client)."""
+    access = SERVICE_TOPICS.get(settings.service_name)
+    if access is None:
+        return set(names)
+    return {settings.topic(t) for t in (*access.writes(), *access.consumes)}
+
+
+def _create(admin: KafkaAdminClient, name: str, partitions: int) -> None:
+    try:
+        admin.create_topics([_new_topic(name, partitions)])
+        log.info("created topic %s", name)
+    except TopicAlreadyExistsError:
+        pass
+    except TopicAuthorizationFailedError:
+        log.debug("not allowed to create topic %s: left to the principal that may", name)
 
 
 def _new_topic(name: str, partitions: int) -> NewTopic:

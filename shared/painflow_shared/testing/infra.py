@@ -12,12 +12,20 @@ from contextlib import contextmanager
 import psycopg
 
 from painflow_shared.observability import reachable
+from painflow_shared.settings import SharedSettings
 
 DEFAULT_PG_ADMIN = "postgresql://painflow:painflow@127.0.0.1:55432/postgres"
 
 
 def kafka_bootstrap() -> str:
     return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def kafka_config(address: str) -> dict[str, object]:
+    """A test's own Kafka client connection (address and SASL credentials), from the settings:
+    the super user ``admin`` unless KAFKA_SASL_* say otherwise (README, "Kafka principals")."""
+    settings = SharedSettings(kafka_bootstrap_servers=address, trace_console=False)
+    return settings.kafka_client_config()
 
 
 def require_tcp(address: str, what: str, hint: str) -> None:
