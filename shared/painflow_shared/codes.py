@@ -30,6 +30,16 @@ class System(StrEnum):
     DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 
 
+class AuditSystem(StrEnum):
+    """The standard code systems of AuditEvent and Provenance (painflow_shared/audit)."""
+
+    RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
+    ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+    OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+    SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+    DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+
+
 class CodeSystem(StrEnum):
     """Painflow's own code systems."""
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from painflow_shared.auth.guard import Authenticator
 from painflow_shared.contracts import EventContracts
 from painflow_shared.events.consumer import EventConsumer
 from painflow_shared.events.lag import LAG_THRESHOLD, LagMonitor
@@ -35,6 +36,7 @@ class ServiceRuntime:
     declaration: ServiceDeclaration
     contracts: EventContracts
     units: UnitOfWorkFactory
+    authenticator: Authenticator
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)

@@ -127,3 +127,27 @@ def drop_outbox_parking_v2(op: Operations) -> None:
         batch.drop_column("parked_reason")
         batch.drop_column("parked_at")
     op.create_index("ix_event_outbox_unsent", "event_outbox", ["sent_at", "seq"])
+
+
+def create_audit_tables_v3(op: Operations) -> None:
+    """``audit_record``: the AuditEvents and Provenances of the service (painflow_shared/audit),
+    found by patient, client, date (newest first) and a Provenance's target."""
+    op.create_table(
+        "audit_record",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        _ts("recorded"),
+        sa.Column("patient_id", sa.String(64)),
+        sa.Column("agent", sa.String(255)),
+        sa.Column("target", sa.String(255)),
+        sa.Column("content", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_audit_record_patient", "audit_record", ["kind", "patient_id", "recorded"])
+    op.create_index("ix_audit_record_agent", "audit_record", ["kind", "agent", "recorded"])
+    op.create_index("ix_audit_record_recorded", "audit_record", ["kind", "recorded"])
+    op.create_index("ix_audit_record_target", "audit_record", ["kind", "target"])
+
+
+def drop_audit_tables_v3(op: Operations) -> None:
+    """Undo ``create_audit_tables_v3`` (the audit is lost: export it first)."""
+    op.drop_table("audit_record")

@@ -17,6 +17,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from painflow_shared.audit.records import AuditRecorder
+from painflow_shared.audit.routes import audit_router, with_audit_capabilities
+from painflow_shared.auth.guard import Authenticator, authorize, make_authenticator
+from painflow_shared.auth.smart import smart_router
 from painflow_shared.contracts import EventContracts
 from painflow_shared.db import make_engine, migrate
 from painflow_shared.events.clients import make_consumer, make_producer
@@ -74,6 +78,7 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
         declaration=declaration,
         contracts=EventContracts(settings.contracts_path()),
         units=UnitOfWorkFactory(engine, declaration.registry, event_source(settings)),
+        authenticator=authenticator(settings),
     )
     # production serves no /docs, /redoc or /openapi.json: the CapabilityStatement describes
     # the API; nothing advertises it to whoever reaches the port
@@ -89,9 +94,17 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
     app.state.metrics = runtime.metrics
     install_error_handlers(app)
     _install_middleware(app, runtime)
-    for router in _routers(settings, declaration):
-        # every route refuses, before any work, a _format or Accept it cannot answer (406)
+    for router in _open_routers(settings, declaration, runtime.authenticator):
         app.include_router(router, dependencies=[Depends(negotiate)])
+    # the audit's routes first: /fhir/AuditEvent is not the generic /fhir/{resource_type}
+    for router in [
+        audit_router(declaration.readable_types()),
+        *declaration.routers,
+        read_router(declaration.readable_types()),
+    ]:
+        # every route refuses, before any work, a _format or Accept it cannot answer (406),
+        # then a caller without a trusted token (401) or the scopes the route needs (403)
+        app.include_router(router, dependencies=[Depends(negotiate), Depends(authorize)])
     checks = runtime.readiness_checks()
     app.include_router(
         health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)
@@ -109,16 +122,30 @@ def event_source(settings: SharedSettings) -> EventSource:
     )
 
 
-def _routers(settings: SharedSettings, declaration: ServiceDeclaration) -> list[APIRouter]:
-    statement = capability_statement(
-        service=settings.service_name,
-        base_url=settings.public_base_url,
-        registry=declaration.registry,
-        resources=declaration.resources,
-        system_interactions=declaration.system_interactions,
+def authenticator(settings: SharedSettings) -> Authenticator:
+    audiences = (settings.auth_audience, settings.public_base_url.rstrip("/"))
+    return make_authenticator(
+        settings.auth_issuer,
+        audiences,
+        disabled=settings.auth_disabled,
+        rate_limit=settings.rate_limit,
     )
-    reads = read_router(declaration.readable_types())
-    return [metadata_router(statement), *declaration.routers, reads]
+
+
+def _open_routers(
+    settings: SharedSettings, declaration: ServiceDeclaration, auth: Authenticator
+) -> list[APIRouter]:
+    """What anyone may read: the CapabilityStatement and the SMART configuration."""
+    statement = with_audit_capabilities(
+        capability_statement(
+            service=settings.service_name,
+            base_url=settings.public_base_url,
+            registry=declaration.registry,
+            resources=declaration.resources,
+            system_interactions=declaration.system_interactions,
+        )
+    )
+    return [metadata_router(statement, auth.endpoints), smart_router(auth)]
 
 
 def _lifespan(
@@ -200,6 +227,7 @@ def _stop_workers(runtime: ServiceRuntime) -> None:
 def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
     """The last added is the outermost: see ``http_edge`` for the order and the reasons."""
     app.add_middleware(ErrorBoundary)
+    app.add_middleware(AuditRecorder, engine=runtime.engine)  # sees ErrorBoundary's 500 too
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     app.add_middleware(SecurityHeaders)

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from painflow_shared.audit.records import stage_write_audit
 from painflow_shared.disconnect import stop_if_cancelled
 from painflow_shared.events.envelope import Envelope, build_event
 from painflow_shared.events.limits import MAX_EVENT_BYTES
@@ -82,12 +83,16 @@ class UnitOfWork:
         return envelope
 
     def commit(self) -> None:
-        """Stage the recorded events in the outbox (413 if one is too big), then commit."""
+        """Stage the recorded events in the outbox (413 if one is too big) and, during a
+        request, its audit (one INSERT: AuditEvent and Provenances), then commit it all."""
         for envelope in self.events:
             topic = f"{self.source.topic_prefix}{topic_of(envelope.type)}"
             record_event(self.session, topic, envelope, max_bytes=self.source.max_event_bytes)
         self.events.clear()
+        audited = stage_write_audit(self.session, self.store.written())
         self.session.commit()
+        if audited is not None:
+            audited.committed = True
 
 
 @dataclass

@@ -34,6 +34,14 @@ SECURITY_HEADERS = {
 }
 
 
+# production refuses to run without authentication; these tests never get as far as a token
+_NO_ISSUER = {"auth_disabled": False, "auth_issuer": "http://127.0.0.1:9/realms/none"}
+
+
+# production refuses to start without Kafka credentials (never contacted here)
+_KAFKA_USER = {"kafka_sasl_username": "referral", "kafka_sasl_password": "a-production-secret"}
+
+
 def _serve(tmp_path: Path, **extra: Any) -> RunningServer:
     settings = service_settings(
         "referral",
@@ -43,7 +51,8 @@ def _serve(tmp_path: Path, **extra: Any) -> RunningServer:
         kafka="127.0.0.1:9",  # never contacted: no background workers
         start_background_workers=False,
         max_body_bytes=BODY_LIMIT,
-        **extra,
+        # the HTTP edge; authorization: tests/integration
+        **({"auth_disabled": True} | _KAFKA_USER | extra),
     )
     app = create_app(settings)
 
@@ -67,7 +76,7 @@ def development(tmp_path: Path) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def production(tmp_path: Path) -> Iterator[RunningServer]:
-    server = _serve(tmp_path, environment="production")
+    server = _serve(tmp_path, environment="production", **_NO_ISSUER)
     yield server
     server.stop()
 
@@ -151,7 +160,7 @@ def test_production_serves_no_docs_and_no_metrics(production, path):
 
 
 def test_production_serves_metrics_where_enabled(tmp_path):
-    server = _serve(tmp_path, environment="production", metrics_enabled=True)
+    server = _serve(tmp_path, environment="production", metrics_enabled=True, **_NO_ISSUER)
     try:
         assert "painflow_http_requests" in httpx.get(f"{server.url}/metrics").text
         assert httpx.get(f"{server.url}/docs").status_code == 404

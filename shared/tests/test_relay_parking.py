@@ -151,6 +151,7 @@ def _metrics(engine: Engine, relay: OutboxRelay) -> ServiceMetrics:
         declaration=None,  # type: ignore[arg-type]  # refresh_metrics reads only the relay
         contracts=None,  # type: ignore[arg-type]
         units=None,  # type: ignore[arg-type]
+        authenticator=None,  # type: ignore[arg-type]
         relay=relay,
     )
     runtime.refresh_metrics()

@@ -6,10 +6,10 @@ own fresh PostgreSQL database and on Kafka topics unique to this run, and captur
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func
@@ -20,8 +20,11 @@ from painflow_shared.fhir.store import StoredResource
 from painflow_shared.settings import SharedSettings
 from painflow_shared.testing.factories import referral_bundle, response_location
 from painflow_shared.testing.fixtures import Platform, service_settings, wait_for
+from painflow_shared.testing.identity import Identity
 from painflow_shared.testing.infra import pg_admin_url, scratch_databases
 from painflow_shared.testing.servers import start_server
+
+from .api import api
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 
@@ -30,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 def post_referral(platform: Any, bundle: dict[str, Any] | None = None) -> tuple[str, str]:
     """POST a referral transaction; returns (patient id, service request id)."""
-    response = httpx.post(
+    response = api.post(
         platform.fhir("referral"), json=bundle or referral_bundle(), headers=FHIR_JSON, timeout=30
     )
     assert response.status_code == 200, response.text
@@ -51,6 +54,21 @@ def stored_counts(platform: Any, service: str = "referral") -> tuple[int, int]:
 SERVICES = ("referral", "assessment", "scheduling", "followup")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def authorised(identity: Identity) -> Iterator[None]:
+    """Every service these tests start trusts the local Keycloak, and every call they make
+    (through ``api``) carries the Keycloak ``admin`` client's token (system/*.cruds); the tests
+    of tokens and scopes themselves are tests/integration/test_authorization.py."""
+    saved = os.environ.get("PAINFLOW_AUTH_ISSUER")
+    os.environ["PAINFLOW_AUTH_ISSUER"] = identity.issuer
+    api.auth = identity.auth("admin")
+    yield
+    if saved is None:
+        os.environ.pop("PAINFLOW_AUTH_ISSUER", None)
+    else:
+        os.environ["PAINFLOW_AUTH_ISSUER"] = saved
+
+
 @pytest.fixture(scope="session")
 def database_urls(run_id: str) -> Iterator[dict[str, str]]:
     with scratch_databases(pg_admin_url(), run_id, SERVICES) as urls:
@@ -59,7 +77,11 @@ def database_urls(run_id: str) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def platform(
-    run_id: str, database_urls: dict[str, str], kafka: str, span_exporter: InMemorySpanExporter
+    run_id: str,
+    database_urls: dict[str, str],
+    kafka: str,
+    span_exporter: InMemorySpanExporter,
+    identity: Identity,
 ) -> Iterator[Platform]:
     from painflow_assessment.app import create_app as assessment_app
     from painflow_assessment.settings import AssessmentSettings
@@ -76,10 +98,16 @@ def platform(
         "scheduling": (scheduling_app, SchedulingSettings),
         "followup": (followup_app, FollowupSettings),
     }
-    platform = Platform(servers={}, spans=span_exporter, run_id=run_id)
+    platform = Platform(servers={}, spans=span_exporter, run_id=run_id, auth=api.auth)
     for name, (_, cls) in factories.items():
         platform.settings[name] = service_settings(
-            name, cls, run_id=run_id, database_url=database_urls[name], kafka=kafka
+            name,
+            cls,
+            run_id=run_id,
+            database_url=database_urls[name],
+            kafka=kafka,
+            auth_issuer=identity.issuer,
+            rate_limit="",  # the suite is one client at full speed; the limit's own test sets one
         )
     _name_each_other(platform.settings)
     try:

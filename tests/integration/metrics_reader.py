@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from .api import api
 
 
 def samples(base_url: str) -> list[tuple[str, dict[str, str], float]]:
     """Every sample on ``base_url``/metrics: (name, labels, value)."""
-    text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    text = api.get(f"{base_url}/metrics", timeout=30).text
     return [
         (s.name, dict(s.labels), float(s.value))
         for family in text_string_to_metric_families(text)

@@ -18,6 +18,9 @@ from sqlmodel import Session, select
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.types import ASSESSMENT_TOPIC, SCHEDULING_TOPIC
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
+
+from .api import api
 
 FHIR_JSON = {"content-type": "application/fhir+json"}
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
@@ -63,7 +66,7 @@ def publish_completed(
     if edit is not None:
         edit(value)
     platform.runtime("scheduling").contracts.validate(headers, value)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     producer.send(
         platform.settings["scheduling"].topic(ASSESSMENT_TOPIC),
         key=headers["ce_subject"].split("/")[1].encode(),
@@ -83,7 +86,7 @@ def received_order(platform: Any, kafka: str, **options: Any) -> dict[str, Any]:
 
 
 def get(platform: Any, path: str, **params: str) -> dict[str, Any]:
-    response = httpx.get(f"{platform.fhir('scheduling')}/{path}", params=params, timeout=30)
+    response = api.get(f"{platform.fhir('scheduling')}/{path}", params=params, timeout=30)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -96,7 +99,7 @@ def staged_events(platform: Any, patient_id: str) -> list[str]:
 
 
 def post(platform: Any, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return httpx.post(
+    return api.post(
         f"{platform.fhir('scheduling')}/{path}",
         json=body,
         headers={**FHIR_JSON, **headers},
@@ -158,7 +161,7 @@ def scheduling_events(
     each (headers, value) is validated against contracts/ on the way."""
     consumer = KafkaConsumer(
         platform.settings["scheduling"].topic(SCHEDULING_TOPIC),
-        bootstrap_servers=platform.settings["scheduling"].kafka_bootstrap_servers,
+        **platform.settings["scheduling"].kafka_client_config(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=1000,
         group_id=None,

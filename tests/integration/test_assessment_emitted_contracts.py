@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 
@@ -13,6 +12,7 @@ from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.types import AssessmentEvent
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON
 from .test_assessment_journey import accept_referral, answer_intake
 
@@ -39,10 +39,10 @@ def test_every_assessment_event_type_validates_against_its_schema(platform):
         "subject": {"reference": f"Patient/{flagged}"},
         "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "27096"}]},
     }
-    created = httpx.post(f"{base}/ServiceRequest", json=order, headers=FHIR_JSON)
+    created = api.post(f"{base}/ServiceRequest", json=order, headers=FHIR_JSON)
     assert created.status_code == 201, created.text  # procedure-ordered
     revoke = {**created.json(), "status": "revoked"}
-    revoked = httpx.put(f"{base}/ServiceRequest/{revoke['id']}", json=revoke, headers=FHIR_JSON)
+    revoked = api.put(f"{base}/ServiceRequest/{revoke['id']}", json=revoke, headers=FHIR_JSON)
     assert revoked.status_code == 200, revoked.text  # order-revoked
 
     wanted = set(AssessmentEvent)

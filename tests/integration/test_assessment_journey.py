@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -18,7 +17,9 @@ from painflow_shared.events.envelope import build_event
 from painflow_shared.events.types import ASSESSMENT_TOPIC, FOLLOWUP_TOPIC, FollowupEvent
 from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 
 pytestmark = pytest.mark.integration
@@ -30,9 +31,9 @@ def accept_referral(platform: Any, condition_code: str = "M47.816") -> str:
     """A referral posted and accepted at the referral service; returns the patient id."""
     patient_id, request_id = post_referral(platform, referral_bundle(condition_code=condition_code))
     referral = platform.fhir("referral")
-    task = httpx.get(f"{referral}/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()
+    task = api.get(f"{referral}/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()
     task_id = task["entry"][0]["resource"]["id"]
-    accepted = httpx.patch(
+    accepted = api.patch(
         f"{referral}/Task/{task_id}",
         json=[{"op": "replace", "path": "/status", "value": "accepted"}],
         headers=PATCH,
@@ -43,7 +44,7 @@ def accept_referral(platform: Any, condition_code: str = "M47.816") -> str:
 
 def intake_tasks(platform: Any, patient_id: str) -> list[dict[str, Any]]:
     params = {"patient": f"Patient/{patient_id}", "code": QUESTIONNAIRE_TASK, "status": "requested"}
-    bundle = httpx.get(f"{platform.fhir('assessment')}/Task", params=params).json()
+    bundle = api.get(f"{platform.fhir('assessment')}/Task", params=params).json()
     return [e["resource"] for e in bundle.get("entry", [])]
 
 
@@ -51,7 +52,7 @@ def answer_intake(platform: Any, patient_id: str, **options: Any) -> None:
     tasks = wait_for(lambda: intake_tasks(platform, patient_id), what="intake Tasks at :8002")
     assert len(tasks) == 7  # six for everyone and the ODI for lumbar pain
     for response in samples.intake(patient_id, **options):
-        posted = httpx.post(
+        posted = api.post(
             f"{platform.fhir('assessment')}/QuestionnaireResponse",
             json=response,
             headers=FHIR_JSON,
@@ -63,7 +64,7 @@ def answer_intake(platform: Any, patient_id: str, **options: Any) -> None:
 def assessment_events(platform: Any, kafka: str, patient_id: str) -> list[tuple[dict, dict]]:
     """Every (headers, value) on the run's assessment topic keyed by this patient."""
     topic = platform.settings["assessment"].topic(ASSESSMENT_TOPIC)
-    consumer = KafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_config(kafka), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(partitions)
@@ -102,7 +103,7 @@ def test_an_accepted_referral_answered_over_http_ends_in_a_procedure_order(platf
     assert order["code"]["coding"][0]["code"] == "64493"
     started = event_of(platform, kafka, patient_id, "painflow.assessment.started")
     platform.runtime("assessment").contracts.validate(*started[0])
-    found = httpx.get(
+    found = api.get(
         f"{platform.fhir('assessment')}/ServiceRequest", params={"patient": f"Patient/{patient_id}"}
     ).json()
     assert [e["resource"]["id"] for e in found["entry"]] == [order["id"]]
@@ -138,7 +139,7 @@ def test_a_next_step_becomes_the_next_order_once_even_when_replayed(platform, ka
     wait_for(
         lambda: sum(c.stats.duplicates for c in consumers) > duplicates, what="the replay seen"
     )
-    based = httpx.get(
+    based = api.get(
         f"{platform.fhir('assessment')}/ServiceRequest",
         params={"based-on": f"ServiceRequest/{first['id']}"},
     ).json()
@@ -185,7 +186,7 @@ def _next_step(platform: Any, patient_id: str, order_id: str) -> Any:
 def _publish(platform: Any, kafka: str, envelope: Any) -> None:
     """Publish as the followup relay would; fails here if the event breaks its contract."""
     platform.runtime("assessment").contracts.validate(envelope.headers(), envelope.bundle)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     producer.send(
         platform.settings["assessment"].topic(FOLLOWUP_TOPIC),
         key=envelope.key.encode(),

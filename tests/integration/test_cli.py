@@ -22,6 +22,7 @@ from painflow_shared.events.inbox import InboxEntry
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.types import ReferralEvent
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 from painflow_shared.testing.servers import free_port, start_server
 
 from .conftest import post_referral
@@ -87,7 +88,7 @@ def _handled(platform, service: str, event_id: str) -> int:
 def test_a_poison_record_is_listed_fixed_replayed_and_handled_once(platform, kafka, tmp_path):
     env, row = _env(platform, kafka), _withheld_event(platform)
     headers = [(k, v.encode()) for k, v in row.headers.items()]
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     producer.send(row.topic, key=row.key.encode(), value=b'{"broken":', headers=headers).get(10)
     producer.close()
 

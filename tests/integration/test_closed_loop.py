@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -13,7 +12,9 @@ from painflow_shared.events.envelope import build_event
 from painflow_shared.events.topics import FOLLOWUP_TOPIC
 from painflow_shared.events.types import FollowupEvent
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,7 @@ def _publish(
         include=[patient],
     )
     platform.runtime("referral").contracts.validate(envelope.headers(), envelope.bundle)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     headers = [(k, v.encode()) for k, v in envelope.headers().items()]
     producer.send(
         platform.settings["referral"].topic(FOLLOWUP_TOPIC),
@@ -64,17 +65,17 @@ def _pain_score(patient_id: str, observation_id: str, score: int) -> dict[str, A
 
 
 def _task_status(platform: Any, request_id: str) -> str:
-    bundle = httpx.get(
+    bundle = api.get(
         f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
     ).json()
     return str(bundle["entry"][0]["resource"]["status"])
 
 
 def _accept(platform: Any, request_id: str) -> None:
-    task = httpx.get(
+    task = api.get(
         f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
     ).json()["entry"][0]["resource"]
-    response = httpx.put(
+    response = api.put(
         f"{platform.fhir('referral')}/Task/{task['id']}",
         json={**task, "status": "accepted"},
         headers=FHIR_JSON,
@@ -102,7 +103,7 @@ def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform,
     }
     _publish(platform, kafka, FollowupEvent.NEXT_STEP, patient_id, [discharge])
     wait_for(lambda: _task_status(platform, request_id) == "completed", what="Task completed")
-    episode = httpx.get(
+    episode = api.get(
         f"{platform.fhir('referral')}/EpisodeOfCare", params={"patient": f"Patient/{patient_id}"}
     ).json()
     assert episode["entry"][0]["resource"]["status"] == "finished"

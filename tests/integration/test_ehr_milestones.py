@@ -11,7 +11,6 @@ import json
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -21,7 +20,9 @@ from painflow_shared.events.envelope import Envelope, parse_record
 from painflow_shared.events.types import topic_of
 from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import wait_for
+from painflow_shared.testing.infra import kafka_config
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,7 @@ def _references(node: Any) -> list[str]:
 
 def _publish(platform: Any, kafka: str, envelope: Envelope) -> None:
     platform.runtime("referral").contracts.validate(envelope.headers(), envelope.bundle)
-    producer = KafkaProducer(bootstrap_servers=kafka)
+    producer = KafkaProducer(**kafka_config(kafka))
     producer.send(
         platform.settings["referral"].topic(topic_of(envelope.type)),
         key=envelope.key.encode(),
@@ -76,7 +77,7 @@ def _publish(platform: Any, kafka: str, envelope: Envelope) -> None:
 
 
 def _task(platform: Any, request_id: str) -> dict[str, Any]:
-    bundle = httpx.get(
+    bundle = api.get(
         f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
     ).json()
     return dict(bundle["entry"][0]["resource"])
@@ -91,7 +92,7 @@ def _milestone(task: dict[str, Any]) -> str | None:
 
 def _accept(platform: Any, request_id: str) -> None:
     task = _task(platform, request_id)
-    response = httpx.put(
+    response = api.put(
         f"{platform.fhir('referral')}/Task/{task['id']}",
         json={**task, "status": "accepted"},
         headers=FHIR_JSON,

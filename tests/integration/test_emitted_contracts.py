@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 
@@ -12,6 +11,7 @@ from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 from .events_reader import referral_events_for
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def _task(platform, request_id):
     url = f"{platform.fhir('referral')}/Task"
-    return httpx.get(url, params={"focus": f"ServiceRequest/{request_id}"}).json()["entry"][0][
+    return api.get(url, params={"focus": f"ServiceRequest/{request_id}"}).json()["entry"][0][
         "resource"
     ]
 
@@ -30,7 +30,7 @@ def _decide(platform, request_id, status, reason=None):
     if reason:
         task["statusReason"] = {"text": reason}
     url = f"{platform.fhir('referral')}/Task/{task['id']}"
-    assert httpx.put(url, json=task, headers=FHIR_JSON).status_code == 200
+    assert api.put(url, json=task, headers=FHIR_JSON).status_code == 200
 
 
 def test_every_referral_event_type_validates_against_its_schema(platform):
@@ -40,10 +40,10 @@ def test_every_referral_event_type_validates_against_its_schema(platform):
     _decide(platform, rejected, "rejected", "not a candidate")
     _, redirected = post_referral(platform, referral_bundle(condition_code="G83.4"))
     _, cancelled = post_referral(platform)
-    current = httpx.get(f"{platform.fhir('referral')}/ServiceRequest/{cancelled}").json()
+    current = api.get(f"{platform.fhir('referral')}/ServiceRequest/{cancelled}").json()
     revoke = {**current, "status": "revoked"}
     url = f"{platform.fhir('referral')}/ServiceRequest/{cancelled}"
-    assert httpx.put(url, json=revoke, headers=FHIR_JSON).status_code == 200
+    assert api.put(url, json=revoke, headers=FHIR_JSON).status_code == 200
     expected = {
         accepted: "painflow.referral.accepted",
         rejected: "painflow.referral.rejected",
@@ -76,4 +76,4 @@ def test_every_referral_event_type_validates_against_its_schema(platform):
     }
     for request_id, status in closing.items():
         url = f"{platform.url('assessment')}/worklist/{request_id}"
-        wait_for(lambda u=url, s=status: httpx.get(u).json().get("status") == s, what=status)
+        wait_for(lambda u=url, s=status: api.get(u).json().get("status") == s, what=status)

@@ -7,7 +7,6 @@ import base64
 import json
 import os
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 
@@ -16,6 +15,7 @@ from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.testing.factories import EHR_PATIENT_SYSTEM, referral_bundle
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral, stored_counts
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_a_referral_whose_event_would_exceed_the_limit_is_refused_and_nothing_is
     mrn = os.urandom(6).hex()
     bundle = referral_bundle(mrn=mrn, extra=[_condition_with_notes(4, 300_000)])
     before = stored_counts(platform)
-    response = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
+    response = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
 
     assert response.status_code == 413, response.text[:500]
     outcome = response.json()
@@ -45,7 +45,7 @@ def test_a_referral_whose_event_would_exceed_the_limit_is_refused_and_nothing_is
     assert f"{MAX_EVENT_BYTES}-byte limit" in issue["diagnostics"]
     assert "nnnn" not in response.text  # the diagnostics name the limit, never the content
     assert stored_counts(platform) == before, "a refused referral stored or staged something"
-    found = httpx.get(
+    found = api.get(
         f"{platform.fhir('referral')}/Patient", params={"identifier": f"{EHR_PATIENT_SYSTEM}|{mrn}"}
     ).json()
     assert not found.get("entry")
@@ -89,7 +89,7 @@ def test_a_documents_content_travels_by_reference_in_the_event(platform):
     assert "data" not in attachment
     assert attachment == {"contentType": "application/pdf", "url": url, "size": len(content)}
 
-    fetched = httpx.get(url, headers={"accept": "application/fhir+json"})  # what a consumer does
+    fetched = api.get(url, headers={"accept": "application/fhir+json"})  # what a consumer does
     assert fetched.status_code == 200
     stored = fetched.json()["content"][0]["attachment"]["data"]
     assert base64.b64decode(stored) == content

@@ -14,11 +14,16 @@ from painflow_shared.testing.factories import condition, patient, service_reques
 pytestmark = pytest.mark.integration
 
 
-def test_smart_fhirclient_creates_and_reads_a_referral(platform):
+def test_smart_fhirclient_creates_and_reads_a_referral(platform, identity):
     smart = smart_client.FHIRClient(
         settings={"app_id": "painflow-test-ehr", "api_base": platform.fhir("referral")}
     )
     server = smart.server
+    # the client reads the CapabilityStatement's SMART security and finds the token endpoint
+    smart.prepare()
+    assert server.auth is not None and server.auth.auth_type == "oauth2"
+    assert server.auth._token_uri == identity.token_url
+    server.auth.access_token = identity.token("admin")  # a Keycloak token (reads back too)
 
     created_patient = Patient(patient(mrn="smart-1")).create(server)
     patient_id = created_patient["id"]

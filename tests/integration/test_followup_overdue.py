@@ -9,7 +9,6 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 
@@ -23,6 +22,7 @@ from painflow_shared.service import event_source
 from painflow_shared.testing.fixtures import wait_for
 from painflow_shared.unit_of_work import UnitOfWorkFactory
 
+from .api import api
 from .conftest import post_referral
 from .followup_events import ESI, now, procedure_performed, publish_scheduling
 
@@ -64,7 +64,7 @@ def test_two_replicas_racing_publish_one_overdue_event_per_task(platform, kafka)
     url = f"{platform.fhir('followup')}/Task"
     wait_for(
         lambda: (
-            httpx.get(url, params={"patient": f"Patient/{patient_id}"}).json()["total"]
+            api.get(url, params={"patient": f"Patient/{patient_id}"}).json()["total"]
             == PROCEDURES * 5
         ),
         what="every plan's Tasks",
@@ -90,5 +90,5 @@ def test_two_replicas_racing_publish_one_overdue_event_per_task(platform, kafka)
     for replica in replicas:
         assert replica.mark_overdue() == 0
         replica.units.engine.dispose()
-    overdue = httpx.get(url, params={"patient": f"Patient/{patient_id}"}).json()["entry"]
+    overdue = api.get(url, params={"patient": f"Patient/{patient_id}"}).json()["entry"]
     assert {e["resource"]["businessStatus"]["coding"][0]["code"] for e in overdue} == {"overdue"}

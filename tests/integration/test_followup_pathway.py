@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from painflow_shared.codes import CodeSystem, NextStep
@@ -17,6 +16,7 @@ from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 from .followup_events import (
     ESI,
@@ -62,7 +62,7 @@ def _relief(platform: Any, patient_id: str, procedure_id: str, percent: float) -
             "code": "%",
         },
     }
-    response = httpx.post(
+    response = api.post(
         f"{platform.fhir('followup')}/Observation", json=observation, headers=FHIR_JSON
     )
     assert response.status_code == 201, response.text
@@ -78,7 +78,7 @@ def _perform(platform: Any, kafka: str, patient_id: str, **options: Any) -> tupl
 
 def _tasks(platform: Any, patient_id: str, procedure_id: str, status: str = "requested") -> list:
     params = {"patient": f"Patient/{patient_id}", "status": status, "code": OUTCOME_TASK}
-    bundle = httpx.get(f"{platform.fhir('followup')}/Task", params=params).json()
+    bundle = api.get(f"{platform.fhir('followup')}/Task", params=params).json()
     return [
         e["resource"]
         for e in bundle.get("entry", [])
@@ -109,7 +109,7 @@ def test_dual_blocks_at_85_and_90_percent_lead_to_ablation_and_the_journey_shows
 ):
     patient_id = _referral(platform)
     first, first_order = _perform(platform, kafka, patient_id)
-    care_plans = httpx.get(
+    care_plans = api.get(
         f"{platform.fhir('followup')}/CarePlan", params={"patient": f"Patient/{patient_id}"}
     ).json()
     assert care_plans["total"] == 1
@@ -121,7 +121,7 @@ def test_dual_blocks_at_85_and_90_percent_lead_to_ablation_and_the_journey_shows
     _relief(platform, patient_id, second, 90)
     assert _steps(topic, patient_id, 2)[1] == NextStep.RADIOFREQUENCY_ABLATION
 
-    proposals = httpx.get(
+    proposals = api.get(
         f"{platform.fhir('followup')}/ServiceRequest",
         params={
             "patient": f"Patient/{patient_id}",
@@ -136,7 +136,7 @@ def test_dual_blocks_at_85_and_90_percent_lead_to_ablation_and_the_journey_shows
     }
 
     def journey() -> dict | None:
-        body = httpx.get(f"{platform.url('followup')}/journeys/{patient_id}").json()
+        body = api.get(f"{platform.url('followup')}/journeys/{patient_id}").json()
         steps = [e["step"] for e in body.get("events", [])]
         return body if steps.count("next-step") == 2 else None
 
@@ -156,7 +156,7 @@ def test_dual_blocks_at_85_and_90_percent_lead_to_ablation_and_the_journey_shows
     assert all(isinstance(e["days_since_injury"], int) for e in body["events"])
     assert all(e["trace_id"] for e in body["events"])
     assert body["current"]["step"] == "next-step"
-    moved = httpx.get(f"{platform.url('followup')}/journey/{patient_id}", follow_redirects=False)
+    moved = api.get(f"{platform.url('followup')}/journey/{patient_id}", follow_redirects=False)
     assert moved.status_code in (307, 308)
     assert moved.headers["location"].endswith(f"/journeys/{patient_id}")
 
@@ -198,7 +198,7 @@ def test_a_bad_outcome_is_a_422_with_expressions_and_nothing_is_stored(platform,
         "partOf": [{"reference": "Procedure/not-here"}],
         "valueInteger": 12,
     }
-    response = httpx.post(f"{platform.fhir('followup')}/Observation", json=bad, headers=FHIR_JSON)
+    response = api.post(f"{platform.fhir('followup')}/Observation", json=bad, headers=FHIR_JSON)
 
     assert response.status_code == 422
     expressions = {e for i in response.json()["issue"] for e in i.get("expression", [])}
@@ -209,18 +209,18 @@ def test_a_bad_outcome_is_a_422_with_expressions_and_nothing_is_stored(platform,
 
 def test_the_capability_statement_and_the_outcome_questionnaire(platform):
     base = platform.fhir("followup")
-    statement = httpx.get(f"{base}/metadata").json()
+    statement = api.get(f"{base}/metadata").json()
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert resources["Patient"]["operation"][0]["name"] == "everything"
     assert "create" in {i["code"] for i in resources["Observation"]["interaction"]}
     assert "create" not in {i["code"] for i in resources["Task"]["interaction"]}
-    found = httpx.get(
+    found = api.get(
         f"{base}/Questionnaire", params={"url": "https://painflow.dev/fhir/Questionnaire/outcome"}
     ).json()
     assert found["total"] == 1 and found["entry"][0]["resource"]["id"] == "outcome"
-    assert httpx.get(f"{base}/Questionnaire", params={"title": "x"}).status_code == 400
+    assert api.get(f"{base}/Questionnaire", params={"title": "x"}).status_code == 400
     assert (
-        httpx.post(f"{base}/Task", json={"resourceType": "Task"}, headers=FHIR_JSON).status_code
+        api.post(f"{base}/Task", json={"resourceType": "Task"}, headers=FHIR_JSON).status_code
         == 404
     )
 
@@ -231,7 +231,7 @@ def test_everything_links_each_resource_to_its_episode(platform, kafka):
     url = f"{platform.fhir('followup')}/Patient/{patient_id}/$everything"
     bundle = wait_for(
         lambda: (
-            (b := httpx.get(url).json()).get("type") == "searchset"
+            (b := api.get(url).json()).get("type") == "searchset"
             and {"EpisodeOfCare", "Procedure"}
             <= {e["resource"]["resourceType"] for e in b["entry"]}
             and b
@@ -243,4 +243,4 @@ def test_everything_links_each_resource_to_its_episode(platform, kafka):
     episode = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "EpisodeOfCare")
     plan = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
     assert plan["link"] == [{"relation": "related", "url": episode["fullUrl"]}]
-    assert httpx.get(f"{platform.fhir('followup')}/Patient/nobody/$everything").status_code == 404
+    assert api.get(f"{platform.fhir('followup')}/Patient/nobody/$everything").status_code == 404

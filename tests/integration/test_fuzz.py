@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from painflow_shared.testing.factories import referral_bundle
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 
 pytestmark = pytest.mark.integration
@@ -93,14 +94,14 @@ def _assert_answered(response: httpx.Response, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def client(platform: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.fhir("referral"), timeout=60) as http:
+    with api.client(base_url=platform.fhir("referral"), timeout=60) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 def task_id(platform: Any) -> str:
     _, service_request_id = post_referral(platform)
-    found = httpx.get(
+    found = api.get(
         f"{platform.fhir('referral')}/Task",
         params={"focus": f"ServiceRequest/{service_request_id}"},
     ).json()

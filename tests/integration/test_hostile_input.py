@@ -18,6 +18,7 @@ import pytest
 
 from painflow_shared.testing.factories import patient
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral, stored_counts
 
 pytestmark = pytest.mark.integration
@@ -262,7 +263,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def known(platform: Any) -> Known:
     _, request_id = post_referral(platform)
-    with httpx.Client(base_url=platform.fhir("referral"), timeout=30) as client:
+    with api.client(base_url=platform.fhir("referral"), timeout=30) as client:
         bundle = client.get("/Task", params={"focus": f"ServiceRequest/{request_id}"}).json()
         patient_ref = bundle["entry"][0]["resource"]["for"]["reference"]
     return Known(patient_ref.split("/")[1], bundle["entry"][0]["resource"]["id"])
@@ -270,7 +271,7 @@ def known(platform: Any) -> Known:
 
 @pytest.fixture
 def client(platform: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.fhir("referral"), timeout=60) as one_connection:
+    with api.client(base_url=platform.fhir("referral"), timeout=60) as one_connection:
         yield one_connection
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .api import api
 from .conftest import FHIR_JSON, stored_counts
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ NEEDS_TERMINOLOGY = {
 
 
 def _post(url: str, raw: bytes) -> httpx.Response:
-    return httpx.post(url, content=raw, headers=FHIR_JSON, timeout=30)
+    return api.post(url, content=raw, headers=FHIR_JSON, timeout=30)
 
 
 def _assert_outcome(response: httpx.Response, name: str) -> None:
@@ -74,7 +75,7 @@ def test_invalid_samples_are_refused_at_their_own_type_endpoint_too(platform, fh
 
 
 def test_wrong_content_type_is_415(platform):
-    response = httpx.post(
+    response = api.post(
         platform.fhir("referral"),
         content=b"<Bundle/>",
         headers={"content-type": "application/fhir+xml"},
@@ -85,7 +86,7 @@ def test_wrong_content_type_is_415(platform):
 
 def test_body_over_the_limit_is_413(platform):
     limit = platform.settings["referral"].max_body_bytes
-    response = httpx.post(
+    response = api.post(
         platform.fhir("referral"), content=b" " * (limit + 1), headers=FHIR_JSON, timeout=30
     )
     assert response.status_code == 413
@@ -101,5 +102,5 @@ def test_a_chunked_body_over_the_limit_is_413_too(platform):
 
     url = f"{platform.fhir('referral')}/Task/any"
     headers = {"content-type": "application/json-patch+json"}
-    response = httpx.patch(url, content=chunks(), headers=headers, timeout=60)
+    response = api.patch(url, content=chunks(), headers=headers, timeout=60)
     assert response.status_code == 413

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from painflow_referral.app import create_app
@@ -10,6 +9,7 @@ from painflow_referral.settings import ReferralSettings
 from painflow_shared.testing.fixtures import wait_for
 from painflow_shared.testing.servers import free_port, start_server
 
+from .api import api
 from .conftest import post_referral
 
 pytestmark = pytest.mark.integration
@@ -18,12 +18,12 @@ SERVICES = ("referral", "assessment", "scheduling", "followup")
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_health_and_metadata(platform, service):
-    assert httpx.get(f"{platform.url(service)}/health/live").json() == {"status": "pass"}
-    ready = httpx.get(f"{platform.url(service)}/health/ready")
+    assert api.get(f"{platform.url(service)}/health/live").json() == {"status": "pass"}
+    ready = api.get(f"{platform.url(service)}/health/ready")
     assert ready.status_code == 200
     checks = ("database", "kafka", "relay", "consumer")
     assert ready.json()["checks"] == dict.fromkeys(checks, "pass")
-    statement = httpx.get(f"{platform.fhir(service)}/metadata").json()
+    statement = api.get(f"{platform.fhir(service)}/metadata").json()
     assert statement["resourceType"] == "CapabilityStatement"
     assert statement["software"]["name"] == f"painflow-{service}"
 
@@ -31,14 +31,14 @@ def test_health_and_metadata(platform, service):
 def test_metrics_show_requests_events_and_backlog(platform):
     patient_id, _ = post_referral(platform)
     wait_for(
-        lambda: httpx.get(f"{platform.url('followup')}/journeys/{patient_id}").status_code == 200,
+        lambda: api.get(f"{platform.url('followup')}/journeys/{patient_id}").status_code == 200,
         what="journey",
     )
-    referral = httpx.get(f"{platform.url('referral')}/metrics").text
+    referral = api.get(f"{platform.url('referral')}/metrics").text
     assert 'painflow_http_requests_total{method="POST",route="/fhir",status="200"}' in referral
     assert 'painflow_events_published_total{event_type="painflow.referral.received"}' in referral
     assert "painflow_outbox_pending " in referral
-    followup = httpx.get(f"{platform.url('followup')}/metrics").text
+    followup = api.get(f"{platform.url('followup')}/metrics").text
     handled = [
         line for line in followup.splitlines() if line.startswith("painflow_events_handled ")
     ]
@@ -57,8 +57,8 @@ def test_ready_says_which_dependency_is_down(database_urls, run_id):
     )
     server = start_server(create_app(settings), settings.port)
     try:
-        assert httpx.get(f"{server.url}/health/live").status_code == 200
-        ready = httpx.get(f"{server.url}/health/ready", timeout=30)
+        assert api.get(f"{server.url}/health/live").status_code == 200
+        ready = api.get(f"{server.url}/health/ready", timeout=30)
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": "pass", "kafka": "fail"}
     finally:

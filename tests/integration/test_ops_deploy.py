@@ -7,10 +7,11 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from .api import api
 
 pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "observability"
@@ -30,7 +31,7 @@ def _served(platform) -> set[str]:
     still announces itself)."""
     served: set[str] = set()
     for service in ("referral", "assessment", "scheduling", "followup"):
-        text = httpx.get(f"{platform.url(service)}/metrics", timeout=30).text
+        text = api.get(f"{platform.url(service)}/metrics", timeout=30).text
         for family in text_string_to_metric_families(text):
             served |= {family.name + suffix for suffix in SUFFIXES}
     return served

@@ -12,13 +12,14 @@ from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import wait_for
 from painflow_shared.testing.servers import free_port, start_server
 
+from .api import api
 from .conftest import FHIR_JSON
 
 pytestmark = pytest.mark.integration
 
 
 def _ready(url: str) -> httpx.Response:
-    return httpx.get(f"{url}/health/ready", timeout=30)
+    return api.get(f"{url}/health/ready", timeout=30)
 
 
 def test_a_stopped_consumer_makes_the_service_unready_until_it_is_back(platform):
@@ -32,7 +33,7 @@ def test_a_stopped_consumer_makes_the_service_unready_until_it_is_back(platform)
         assert ready.json()["checks"]["consumer"] == "fail"
         assert ready.json()["checks"]["database"] == "pass"
         assert "stopped" in ready.json()["problems"]["consumer"]
-        assert httpx.get(f"{url}/health/live").status_code == 200
+        assert api.get(f"{url}/health/live").status_code == 200
     finally:
         consumer.start()
     wait_for(lambda: _ready(url).status_code == 200, timeout=60, what="ready again")
@@ -52,7 +53,7 @@ def test_without_a_broker_the_consumer_and_relay_say_so(tmp_path):
     app.state.runtime.consumer_grace_seconds = 1.0
     server = start_server(app, settings.port)
     try:
-        posted = httpx.post(
+        posted = api.post(
             f"{server.url}/fhir", json=referral_bundle(), headers=FHIR_JSON, timeout=30
         )
         assert posted.status_code == 200, "the outbox takes the event without a broker"
@@ -72,6 +73,6 @@ def test_without_a_broker_the_consumer_and_relay_say_so(tmp_path):
         assert "no partitions assigned" in body["problems"]["consumer"]
         assert "relay" in body["problems"]["relay"]
         assert settings.kafka_bootstrap_servers in body["problems"]["kafka"]
-        assert httpx.get(f"{server.url}/health/live").json() == {"status": "pass"}
+        assert api.get(f"{server.url}/health/live").json() == {"status": "pass"}
     finally:
         server.stop()

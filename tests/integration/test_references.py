@@ -11,6 +11,7 @@ import pytest
 
 from painflow_shared.testing.factories import referral_bundle, transaction, urn
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral, stored_counts
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ def assert_refused(
 )
 def test_a_transaction_with_a_bad_reference_is_refused_whole(platform, bundle, expression, rule):
     before = stored_counts(platform)
-    response = httpx.post(platform.fhir("referral"), json=bundle(), headers=FHIR_JSON, timeout=30)
+    response = api.post(platform.fhir("referral"), json=bundle(), headers=FHIR_JSON, timeout=30)
     issue = assert_refused(platform, response, before, expression, rule)
     for sent in ("nope", "zzz", "Organization/x", "Patient/x", "missing", "ehr.example.org"):
         assert sent not in issue["diagnostics"]
@@ -121,7 +122,7 @@ def test_a_transaction_with_a_bad_reference_is_refused_whole(platform, bundle, e
 
 def test_the_subject_of_the_wrong_type_is_named_as_such(platform):
     bundle = with_request(setter(subject={"reference": "Organization/x"}))
-    response = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=30)
+    response = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=30)
     assert response.status_code == 422
     assert "Patient/x" not in response.text  # it used to be answered about a Patient
 
@@ -156,7 +157,7 @@ def test_a_single_referral_with_a_bad_reference_names_its_element(
 ):
     patient_id, _ = post_referral(platform)
     before = stored_counts(platform)
-    response = httpx.post(
+    response = api.post(
         f"{platform.fhir('referral')}/ServiceRequest",
         json=single_referral(patient_id, **changes),
         headers=FHIR_JSON,
@@ -168,7 +169,7 @@ def test_a_single_referral_with_a_bad_reference_names_its_element(
 def test_an_update_that_references_itself_is_refused(platform):
     before = stored_counts(platform)
     body = {**organization("Self", "Organization/selfie"), "id": "selfie"}
-    response = httpx.put(
+    response = api.put(
         f"{platform.fhir('referral')}/Organization/selfie", json=body, headers=FHIR_JSON
     )
     assert_refused(
@@ -177,7 +178,7 @@ def test_an_update_that_references_itself_is_refused(platform):
 
 
 def task_of(platform: Any, request_id: str) -> dict[str, Any]:
-    found = httpx.get(
+    found = api.get(
         f"{platform.fhir('referral')}/Task", params={"focus": f"ServiceRequest/{request_id}"}
     )
     task: dict[str, Any] = found.json()["entry"][0]["resource"]
@@ -190,17 +191,15 @@ def test_a_task_owner_that_does_not_exist_is_refused_through_patch_and_put(platf
     before = stored_counts(platform)
     owner = {"reference": "Organization/doesnotexist"}
     url = f"{platform.fhir('referral')}/Task/{task['id']}"
-    patched = httpx.patch(
-        url, json=[{"op": "add", "path": "/owner", "value": owner}], headers=PATCH
-    )
+    patched = api.patch(url, json=[{"op": "add", "path": "/owner", "value": owner}], headers=PATCH)
     assert_refused(platform, patched, before, "Task.owner", "does not resolve")
-    put = httpx.put(url, json={**task, "owner": owner}, headers=FHIR_JSON)
+    put = api.put(url, json={**task, "owner": owner}, headers=FHIR_JSON)
     assert_refused(platform, put, before, "Task.owner", "does not resolve")
     assert task_of(platform, request_id)["meta"]["versionId"] == task["meta"]["versionId"]
 
 
 def create(platform: Any, resource: dict[str, Any]) -> str:
-    response = httpx.post(
+    response = api.post(
         f"{platform.fhir('referral')}/{resource['resourceType']}", json=resource, headers=FHIR_JSON
     )
     assert response.status_code == 201, response.text
@@ -211,7 +210,7 @@ def test_a_task_owner_that_exists_is_taken(platform):
     clinic = create(platform, organization("Pain clinic"))
     _, request_id = post_referral(platform)
     task = task_of(platform, request_id)
-    response = httpx.patch(
+    response = api.patch(
         f"{platform.fhir('referral')}/Task/{task['id']}",
         json=[{"op": "add", "path": "/owner", "value": {"reference": clinic}}],
         headers=PATCH,
@@ -249,7 +248,7 @@ def contained_reason(resource: dict[str, Any]) -> None:
     ids=["urn-uuid", "identifier-only", "contained", "part-of-chain"],
 )
 def test_valid_references_are_taken(platform, bundle):
-    response = httpx.post(platform.fhir("referral"), json=bundle(), headers=FHIR_JSON, timeout=30)
+    response = api.post(platform.fhir("referral"), json=bundle(), headers=FHIR_JSON, timeout=30)
     assert response.status_code == 200, response.text
 
 
@@ -258,5 +257,5 @@ def test_a_requester_stored_here_is_taken(platform):
         platform, {"resourceType": "Practitioner", "name": [{"family": "Careful"}]}
     )
     bundle = with_request(setter(requester={"reference": practitioner}))
-    response = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=30)
+    response = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=30)
     assert response.status_code == 200, response.text

@@ -17,6 +17,7 @@ from painflow_shared.testing.factories import (
 )
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 from .events_reader import referral_events_for
 
@@ -25,7 +26,7 @@ PATCH = {"content-type": "application/json-patch+json"}
 
 
 def _fhir(platform: Any) -> httpx.Client:
-    return httpx.Client(base_url=platform.fhir("referral"), headers=FHIR_JSON, timeout=30)
+    return api.client(base_url=platform.fhir("referral"), headers=FHIR_JSON, timeout=30)
 
 
 def _task_for(client: httpx.Client, request_id: str) -> dict[str, Any]:
@@ -88,8 +89,8 @@ def test_conditional_create_returns_the_existing_resource(platform):
 
 def test_the_same_referral_posted_twice_is_one_referral(platform):
     bundle = referral_bundle(identifier="dedup-1")
-    first = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON).json()
-    second = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON).json()
+    first = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON).json()
+    second = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON).json()
     locations = [[e["response"]["location"] for e in r["entry"]] for r in (first, second)]
     assert locations[0] == locations[1]
     assert {e["response"]["status"] for e in second["entry"]} == {"200 OK"}
@@ -143,14 +144,14 @@ def test_single_service_request_for_a_known_patient(platform):
 def test_referral_rules_and_bindings_are_refused_with_the_path(platform, mutate, status, path):
     bundle = referral_bundle()
     mutate(bundle["entry"][2]["resource"])
-    before = httpx.get(
-        f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}
-    ).json()["total"]
-    response = httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON)
+    before = api.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()[
+        "total"
+    ]
+    response = api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON)
     assert response.status_code == status, response.text
     expressions = [e for issue in response.json()["issue"] for e in issue.get("expression", [])]
     assert any(e.endswith(path) for e in expressions), expressions
-    after = httpx.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()[
+    after = api.get(f"{platform.fhir('referral')}/ServiceRequest", params={"_count": "0"}).json()[
         "total"
     ]
     assert after == before
@@ -172,7 +173,7 @@ def test_search_paging_and_include(platform):
         while next_link := next(
             (link["url"] for link in page["link"] if link["relation"] == "next"), None
         ):
-            page = httpx.get(next_link).json()
+            page = api.get(next_link).json()
             seen += [e["resource"]["id"] for e in page["entry"]]
         assert len(seen) == len(set(seen)) == 5
         included = client.get(
@@ -251,7 +252,7 @@ def test_coordinator_accepts_and_rejects_through_fhir_and_events_follow(platform
 
 
 def _ready(platform, request_id):
-    item = httpx.get(f"{platform.url('assessment')}/worklist/{request_id}").json()
+    item = api.get(f"{platform.url('assessment')}/worklist/{request_id}").json()
     return item if item.get("status") == "ready-for-intake" else None
 
 
@@ -281,7 +282,7 @@ def test_the_ehr_revokes_a_referral_and_the_work_is_cancelled_downstream(platfor
 
 
 def _status(platform, request_id, status):
-    item = httpx.get(f"{platform.url('assessment')}/worklist/{request_id}").json()
+    item = api.get(f"{platform.url('assessment')}/worklist/{request_id}").json()
     return item if item.get("status") == status else None
 
 
@@ -292,7 +293,7 @@ def test_batch_processes_entries_independently(platform):
         "request": {"method": "POST", "url": "Patient"},
     }
     batch = {"resourceType": "Bundle", "type": "batch", "entry": [good, bad]}
-    response = httpx.post(platform.fhir("referral"), json=batch, headers=FHIR_JSON)
+    response = api.post(platform.fhir("referral"), json=batch, headers=FHIR_JSON)
     assert response.status_code == 200
     entries = response.json()["entry"]
     assert entries[0]["response"]["status"].startswith("201")
@@ -301,7 +302,7 @@ def test_batch_processes_entries_independently(platform):
 
 
 def test_metadata_lists_what_works(platform):
-    statement = httpx.get(f"{platform.fhir('referral')}/metadata").json()
+    statement = api.get(f"{platform.fhir('referral')}/metadata").json()
     assert (
         statement["resourceType"] == "CapabilityStatement" and statement["fhirVersion"] == "4.0.1"
     )
@@ -382,7 +383,7 @@ def test_the_same_referral_posted_concurrently_is_still_one_referral(platform):
     bundle = referral_bundle(identifier="concurrent-1", mrn="concurrent-mrn-1")
 
     def post(_: int) -> httpx.Response:
-        return httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
+        return api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         responses = list(pool.map(post, range(6)))
@@ -402,7 +403,7 @@ def test_different_referrals_for_one_new_patient_at_once_share_one_patient(platf
     bundles = [referral_bundle(mrn="same-person-at-once") for _ in range(5)]
 
     def post(bundle: dict[str, Any]) -> httpx.Response:
-        return httpx.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
+        return api.post(platform.fhir("referral"), json=bundle, headers=FHIR_JSON, timeout=60)
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         responses = list(pool.map(post, bundles))

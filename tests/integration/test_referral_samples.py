@@ -24,6 +24,7 @@ import pytest
 from painflow_shared.testing.factories import response_location
 from painflow_shared.testing.synthea import SYNTHEA_REFERRAL_SYSTEM, referral_from_synthea
 
+from .api import api
 from .conftest import FHIR_JSON
 
 pytestmark = pytest.mark.integration
@@ -127,7 +128,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _post(url: str, body: dict[str, Any]) -> httpx.Response:
-    response = httpx.post(url, json=body, headers=FHIR_JSON, timeout=60)
+    response = api.post(url, json=body, headers=FHIR_JSON, timeout=60)
     assert response.status_code < 500, (
         f"server error {response.status_code} at {url}: {response.text[:2000]}"
     )
@@ -135,7 +136,7 @@ def _post(url: str, body: dict[str, Any]) -> httpx.Response:
 
 
 def _search(url: str, **params: str) -> dict[str, Any]:
-    response = httpx.get(url, params=params, timeout=30)
+    response = api.get(url, params=params, timeout=30)
     assert response.status_code == 200, response.text[:1000]
     bundle: dict[str, Any] = response.json()
     assert bundle["type"] == "searchset"

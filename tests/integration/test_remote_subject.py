@@ -26,6 +26,7 @@ from painflow_shared.testing.fixtures import Platform, service_settings
 from painflow_shared.testing.infra import pg_admin_url, scratch_databases
 from painflow_shared.testing.servers import free_port, start_server
 
+from .api import api
 from .conftest import FHIR_JSON, stored_counts
 
 pytestmark = pytest.mark.integration
@@ -149,7 +150,7 @@ def refer(service: Platform, subject: str, reason: str | None = None) -> httpx.R
     request = service_request(subject, reason)
     if reason is None:
         request["reasonCode"] = [{"text": "neck pain"}]
-    return httpx.post(
+    return api.post(
         f"{service.fhir('referral')}/ServiceRequest", json=request, headers=FHIR_JSON, timeout=60
     )
 
@@ -160,9 +161,9 @@ def test_patient_and_reason_are_fetched_from_a_trusted_sender(trusting, sender, 
     assert hits == ["/fhir/Patient/ehr-1", "/fhir/Condition/c-9"]
     subject = created.json()["subject"]["reference"]
     assert subject.startswith("Patient/") and "ehr-1" not in subject
-    stored = httpx.get(f"{trusting.fhir('referral')}/{subject}").json()
+    stored = api.get(f"{trusting.fhir('referral')}/{subject}").json()
     assert {"system": sender.base, "value": "ehr-1"} in stored["identifier"]
-    task = httpx.get(
+    task = api.get(
         f"{trusting.fhir('referral')}/Task",
         params={"focus": f"ServiceRequest/{created.json()['id']}"},
     ).json()
@@ -176,7 +177,7 @@ def test_an_absolute_reference_under_a_trusted_base_stays_and_is_not_fetched(
     request = service_request(f"{sender.base}/Patient/ehr-1", None)
     requester = {"reference": f"{sender.base}/Practitioner/dr"}
     request.update(reasonCode=[{"text": "neck pain"}], requester=requester)
-    created = httpx.post(
+    created = api.post(
         f"{trusting.fhir('referral')}/ServiceRequest", json=request, headers=FHIR_JSON
     )
     assert created.status_code == 201, created.text

@@ -13,6 +13,7 @@ import pytest
 
 from painflow_shared.events.types import SchedulingEvent
 
+from .api import api
 from .scheduling_helpers import (
     DCM,
     FHIR_JSON,
@@ -169,7 +170,7 @@ def test_book_operation_books_the_slot_for_the_orders_patient(platform, kafka):
 
 def patch(platform: Any, appointment_id: str, ops: list[dict[str, Any]]) -> httpx.Response:
     url = f"{platform.fhir('scheduling')}/Appointment/{appointment_id}"
-    return httpx.patch(url, json=ops, headers=JSON_PATCH, timeout=30)
+    return api.patch(url, json=ops, headers=JSON_PATCH, timeout=30)
 
 
 def test_cancel_by_json_patch_frees_the_slot_and_publishes(platform, kafka):
@@ -207,14 +208,14 @@ def test_noshow_by_put_frees_the_slot_and_publishes(platform, kafka):
     order, appointment = booked(platform, kafka, days=33)
     slot_id = appointment["slot"][0]["reference"].split("/")[1]
     url = f"{platform.fhir('scheduling')}/Appointment/{appointment['id']}"
-    stale = httpx.put(
+    stale = api.put(
         url,
         json={**appointment, "status": "noshow"},
         headers={**FHIR_JSON, "if-match": 'W/"7"'},
         timeout=30,
     )
     assert stale.status_code == 412, stale.text
-    response = httpx.put(url, json={**appointment, "status": "noshow"}, headers=FHIR_JSON)
+    response = api.put(url, json={**appointment, "status": "noshow"}, headers=FHIR_JSON)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "noshow"
     assert get(platform, f"Slot/{slot_id}")["status"] == "free"
@@ -223,7 +224,7 @@ def test_noshow_by_put_frees_the_slot_and_publishes(platform, kafka):
     )
     [value] = [v for h, v in events if h["ce_type"] == SchedulingEvent.APPOINTMENT_NOSHOW]
     assert value["entry"][1]["resource"]["status"] == "noshow"
-    cancel = httpx.put(
+    cancel = api.put(
         url,
         json={**response.json(), "status": "cancelled", "cancelationReason": CANCEL_REASON},
         headers=FHIR_JSON,

@@ -7,11 +7,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .scheduling_helpers import (
     FHIR_JSON,
     booking,
@@ -38,7 +38,7 @@ def test_twenty_clients_one_slot_exactly_one_wins(platform, kafka):
     order = publish_completed(platform, kafka)
     base = platform.fhir("scheduling")
     wait_for(
-        lambda: httpx.get(f"{base}/ServiceRequest/{order['id']}").status_code == 200, what="order"
+        lambda: api.get(f"{base}/ServiceRequest/{order['id']}").status_code == 200, what="order"
     )
     schedule = post(
         platform,
@@ -68,10 +68,10 @@ def test_twenty_clients_one_slot_exactly_one_wins(platform, kafka):
         assert all(
             r.json()["issue"][0]["code"] == "conflict" for r in codes if r.status_code == 409
         )
-        found = httpx.get(f"{base}/Appointment", params={"slot": f"Slot/{slot_id}"}).json()
+        found = api.get(f"{base}/Appointment", params={"slot": f"Slot/{slot_id}"}).json()
         assert found["total"] == 1
         winner = next(r.json() for r in codes if r.status_code == 201)
-        cancelled = httpx.put(
+        cancelled = api.put(
             f"{base}/Appointment/{winner['id']}",
             json={**winner, "status": "cancelled", "cancelationReason": CANCEL},
             headers=FHIR_JSON,
@@ -86,7 +86,7 @@ def test_one_order_booked_into_different_slots_at_once_exactly_one_wins(platform
     order = publish_completed(platform, kafka)
     base = platform.fhir("scheduling")
     wait_for(
-        lambda: httpx.get(f"{base}/ServiceRequest/{order['id']}").status_code == 200, what="order"
+        lambda: api.get(f"{base}/ServiceRequest/{order['id']}").status_code == 200, what="order"
     )
     for round_ in range(10):
         # 20 days apart: the repeat rules never refuse the loser before the key does
@@ -104,14 +104,14 @@ def test_one_order_booked_into_different_slots_at_once_exactly_one_wins(platform
             f"the order is already booked ({which}): reschedule or cancel that Appointment"
             for which in (f"Appointment/{winner['id']}", "a concurrent booking committed first")
         }
-        booked = httpx.get(
+        booked = api.get(
             f"{base}/Appointment",
             params={"based-on": f"ServiceRequest/{order['id']}", "status": "booked"},
         ).json()
         assert [e["resource"]["id"] for e in booked["entry"]] == [winner["id"]]
-        statuses = {s: httpx.get(f"{base}/Slot/{s}").json()["status"] for s in (first, second)}
+        statuses = {s: api.get(f"{base}/Slot/{s}").json()["status"] for s in (first, second)}
         assert sorted(statuses.values()) == ["busy", "free"]
-        cancelled = httpx.put(
+        cancelled = api.put(
             f"{base}/Appointment/{winner['id']}",
             json={**winner, "status": "cancelled", "cancelationReason": CANCEL},
             headers=FHIR_JSON,

@@ -5,12 +5,12 @@ validates against contracts/."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from painflow_shared.events.types import SchedulingEvent
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .scheduling_helpers import (
     booking,
     post,
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def _get(platform, path):
-    response = httpx.get(f"{platform.fhir('scheduling')}/{path}", timeout=10)
+    response = api.get(f"{platform.fhir('scheduling')}/{path}", timeout=10)
     return response.json() if response.status_code == 200 else None
 
 

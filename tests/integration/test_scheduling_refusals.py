@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .api import api
 from .scheduling_helpers import (
     FHIR_JSON,
     booking,
@@ -335,12 +336,12 @@ def complete(
         if output:
             ops.append({"op": "add", "path": "/output", "value": output})
         headers = {"content-type": "application/json-patch+json"}
-        return httpx.patch(url, json=ops, headers=headers, timeout=30)
+        return api.patch(url, json=ops, headers=headers, timeout=30)
     body = {k: v for k, v in task.items() if k != "meta"}
     body["status"] = "completed"
     if output:
         body["output"] = output
-    return httpx.put(url, json=body, headers=FHIR_JSON, timeout=30)
+    return api.put(url, json=body, headers=FHIR_JSON, timeout=30)
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])

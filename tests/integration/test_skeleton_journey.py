@@ -3,18 +3,18 @@ and one trace covers the HTTP request, the relay, the produce and every consumer
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import post_referral
 
 pytestmark = pytest.mark.integration
 
 
 def _get_json(url: str) -> dict | None:
-    response = httpx.get(url, timeout=10)
+    response = api.get(url, timeout=10)
     return response.json() if response.status_code == 200 else None
 
 
@@ -95,7 +95,7 @@ def test_no_patient_data_in_span_attributes(platform):
     platform.spans.clear()
     post_referral(platform)
     search = {"family": "Testpatient", "birthdate": "1971-04-12"}
-    assert httpx.get(f"{platform.fhir('referral')}/Patient", params=search).status_code == 200
+    assert api.get(f"{platform.fhir('referral')}/Patient", params=search).status_code == 200
     wait_for(
         lambda: [s for s in platform.finished_spans() if " process " in s.name],
         what="consumer spans",

@@ -26,6 +26,7 @@ from painflow_shared.testing.fixtures import REPO, wait_for
 from painflow_shared.testing.infra import pg_admin_url, scratch_databases
 from painflow_shared.testing.servers import free_port
 
+from .api import api
 from .conftest import SERVICES, post_referral
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ def _ready(processes: Processes, children: dict[str, subprocess.Popen[bytes]]) -
             raise AssertionError(f"{name} exited with {child.returncode}:\n{log}")
     try:
         return all(
-            httpx.get(f"{processes.url(n)}/health/ready", timeout=2).status_code == 200
+            api.get(f"{processes.url(n)}/health/ready", timeout=2).status_code == 200
             for n in children
         )
     except httpx.HTTPError:
@@ -150,7 +151,7 @@ def _refer(processes: Processes) -> tuple[str, str]:
 
 def _journey_trace_id(processes: Processes, patient_id: str) -> str | None:
     """The trace id the journey shows for the referral step, once the follow-up service has it."""
-    response = httpx.get(f"{processes.url('followup')}/journeys/{patient_id}", timeout=10)
+    response = api.get(f"{processes.url('followup')}/journeys/{patient_id}", timeout=10)
     if response.status_code != 200:
         return None
     steps = [e for e in response.json()["events"] if e["step"] == "referral"]
@@ -160,7 +161,7 @@ def _journey_trace_id(processes: Processes, patient_id: str) -> str | None:
 def _trace(zipkin: str, trace_id: str) -> list[dict[str, Any]] | None:
     """The trace from Zipkin once each process has exported its part (each on its own timer):
     the request, the relay's publish and every consuming service's processing span."""
-    response = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
+    response = api.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
     if response.status_code != 200:
         return None
     spans: list[dict[str, Any]] = response.json()
@@ -221,7 +222,7 @@ def test_one_patient_step_is_one_trace_in_zipkin(processes: Processes, zipkin: s
         assert _ancestors(process[0], by_id)[-1] is root
 
     # the viewer shows ids and types only: nothing the referral said about the patient
-    text = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10).text
+    text = api.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10).text
     for secret in ("Testpatient", "Alex", "1971-04-12", "555-0100"):
         assert secret not in text
 
@@ -229,7 +230,7 @@ def test_one_patient_step_is_one_trace_in_zipkin(processes: Processes, zipkin: s
 def _found(zipkin: str, **query: str) -> set[str]:
     """The trace ids a Zipkin search (the UI's search, over its API) returns."""
     params = {**query, "lookback": "600000", "limit": "1000"}
-    found = httpx.get(f"{zipkin}/api/v2/traces", params=params, timeout=10)
+    found = api.get(f"{zipkin}/api/v2/traces", params=params, timeout=10)
     assert found.status_code == 200, found.text
     return {trace[0]["traceId"] for trace in found.json()}
 
@@ -254,7 +255,7 @@ def test_the_viewer_finds_a_step_by_event_id_event_type_and_resource_id(
 
     # a request that names a resource in its path is found by that path (its own trace)
     path = f"/fhir/ServiceRequest/{request_id}"
-    assert httpx.get(f"{processes.url('referral')}{path}", timeout=10).status_code == 200
+    assert api.get(f"{processes.url('referral')}{path}", timeout=10).status_code == 200
     read = wait_for(
         lambda: _found(zipkin, annotationQuery=f"http.target={path}"), what="the read in Zipkin"
     )

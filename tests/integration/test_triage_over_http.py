@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import httpx
 import pytest
 
 from painflow_shared.testing.factories import referral_bundle
 
+from .api import api
 from .conftest import post_referral
 
 pytestmark = pytest.mark.integration
 
 
 def _read(platform, path, **params):
-    return httpx.get(f"{platform.fhir('referral')}/{path}", params=params).json()
+    return api.get(f"{platform.fhir('referral')}/{path}", params=params).json()
 
 
 def _triage(platform, bundle):

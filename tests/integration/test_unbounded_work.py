@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -20,6 +19,7 @@ from painflow_shared.fhir.store import StoredResource
 from painflow_shared.testing.factories import patient, urn
 from painflow_shared.testing.fixtures import wait_for
 
+from .api import api
 from .conftest import FHIR_JSON, post_referral
 
 pytestmark = pytest.mark.integration
@@ -55,8 +55,10 @@ def _post_and_leave(url: str, bundle: dict[str, Any], leave_when: Callable[[], b
     """POST ``bundle`` on a raw connection and close it, unanswered, once ``leave_when()``."""
     parts = urlsplit(url)
     body = json.dumps(bundle).encode()
+    token = api.auth.access_token()  # type: ignore[union-attr]
     head = (
         f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\n"
         f"Content-Type: application/fhir+json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
@@ -73,7 +75,7 @@ def test_a_bundle_over_the_entry_limit_is_refused_before_parsing(platform, kind)
     limit = platform.settings["referral"].max_bundle_entries
     # entries no parser would accept: the count is checked before any of them is looked at
     entries = [{"resource": {"resourceType": "NoSuchType"}}] * (limit + 1)
-    response = httpx.post(
+    response = api.post(
         platform.fhir("referral"), json=_bundle(kind, entries), headers=FHIR_JSON, timeout=30
     )
     assert response.status_code == 413
@@ -86,7 +88,7 @@ def test_a_bundle_over_the_entry_limit_is_refused_before_parsing(platform, kind)
 def test_a_bundle_at_the_entry_limit_is_processed(platform):
     family = f"Limit{uuid.uuid4().hex[:8]}"
     limit = platform.settings["referral"].max_bundle_entries
-    response = httpx.post(
+    response = api.post(
         platform.fhir("referral"),
         json=_bundle("transaction", _patient_entries(limit, family)),
         headers=FHIR_JSON,
@@ -109,7 +111,7 @@ def test_a_batch_stops_when_its_client_leaves(platform, caplog):
     ]
     time.sleep(1)
     assert _patients_named(platform, family) == written  # nothing after the stop
-    metrics = httpx.get(f"{platform.url('referral')}/metrics").text
+    metrics = api.get(f"{platform.url('referral')}/metrics").text
     assert 'painflow_http_requests_total{method="POST",route="/fhir",status="499"}' in metrics
     post_referral(platform)  # the service still answers
 

@@ -14,6 +14,8 @@ import pytest
 from painflow_shared.codes import CodeSystem, NextStep, ReferralMilestone
 from painflow_shared.testing.journey import Bases, JourneyDriver, JourneyResult, milestone
 
+from .api import api
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 SERVICES = ("referral", "assessment", "scheduling", "followup")
 # the decision carries the first order; each later order is its own step
@@ -23,7 +25,8 @@ ONSET_TO_REFERRAL_DAYS = 21  # injured three weeks before the referral
 
 
 def _drive(platform: Any, **options: Any) -> JourneyResult:
-    driver = JourneyDriver(Bases(*(platform.url(s) for s in SERVICES)), timeout=20)
+    bases = Bases(*(platform.url(s) for s in SERVICES))
+    driver = JourneyDriver(bases, timeout=20, auth=api.auth)
     started = time.monotonic()
     try:
         result = driver.run(**options)

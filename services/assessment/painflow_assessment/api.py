@@ -19,6 +19,7 @@ from starlette.responses import Response
 from painflow_assessment.handlers import AssessmentHandlers
 from painflow_assessment.provenance import read_provenance
 from painflow_assessment.tables import IntakeItem
+from painflow_shared.auth.guard import requires
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
 from painflow_shared.fhir.http import read_fhir_body, read_patch
 from painflow_shared.fhir.media import fhir_response
@@ -121,6 +122,7 @@ async def _same_id(
 
 
 @worklist_router.get("")
+@requires(("ServiceRequest", "s"))
 def worklist(session: SessionDep, status: str | None = None) -> list[dict[str, Any]]:
     query = select(IntakeItem).order_by(col(IntakeItem.updated_at).desc()).limit(200)
     if status:
@@ -129,6 +131,7 @@ def worklist(session: SessionDep, status: str | None = None) -> list[dict[str, A
 
 
 @worklist_router.get("/{service_request_id}")
+@requires(("ServiceRequest", "r"))
 def worklist_item(service_request_id: str, session: SessionDep) -> dict[str, Any]:
     item = session.get(IntakeItem, service_request_id)
     if item is None:

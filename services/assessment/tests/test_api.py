@@ -32,6 +32,7 @@ def client(tmp_path) -> Iterator[TestClient]:
         database_url=f"sqlite:///{tmp_path}/assessment.db",
         start_background_workers=False,
         trace_console=False,
+        auth_disabled=True,  # the handlers' HTTP shape; authorization: tests/integration
     )
     app = create_app(settings)
     with TestClient(app) as client:

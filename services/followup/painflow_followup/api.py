@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from painflow_followup.everything import everything, journey_of
 from painflow_followup.handlers import FollowupHandlers
+from painflow_shared.auth.guard import principal_of, requires
 from painflow_shared.fhir.errors import NotFound, UnsupportedSearch
 from painflow_shared.fhir.http import read_fhir_body
 from painflow_shared.fhir.media import fhir_response
@@ -78,16 +79,26 @@ def questionnaire(questionnaire_id: str, handlers: HandlersDep) -> Response:
 
 
 @router.get("/Patient/{patient_id}/$everything")
-def patient_everything(patient_id: str, runtime: RuntimeDep, session: SessionDep) -> Response:
-    return fhir_response(everything(session, runtime.registry, runtime.base_url, patient_id))
+@requires(("Patient", "r"))
+def patient_everything(
+    patient_id: str, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    bundle = everything(session, runtime.registry, runtime.base_url, patient_id)
+    # only the types the token may read (a Patient.r token sees the Patient, not the rest)
+    may_see = principal_of(request).may_see
+    bundle["entry"] = [e for e in bundle.get("entry", []) if may_see(e["resource"])]
+    bundle["total"] = len(bundle["entry"])
+    return fhir_response(bundle)
 
 
 @journeys.get("/journeys/{patient_id}")
+@requires(("Patient", "r"))
 def journey(patient_id: str, session: SessionDep) -> dict[str, Any]:
     return journey_of(session, patient_id)
 
 
 @journeys.get("/journey/{patient_id}")
+@requires()
 def old_journey_path(patient_id: str, request: Request) -> RedirectResponse:
     """Today's path, kept for those who bookmarked it: permanently moved to /journeys/{id}."""
     target = request.url_for("journey", patient_id=patient_id)

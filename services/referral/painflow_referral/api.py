@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from painflow_referral.handlers import ReferralHandlers
 from painflow_referral.single import create_one, remote_entries, update_one
+from painflow_shared.auth.guard import check_bundle, principal_of
 from painflow_shared.disconnect import run_cancellable
 from painflow_shared.fhir.bundle_limits import check_entry_count
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed
@@ -42,6 +43,7 @@ async def transaction_or_batch(
 ) -> Response:
     body = await read_fhir_body(request, runtime.settings.max_body_bytes)
     check_entry_count(body, runtime.settings.max_bundle_entries)
+    check_bundle(principal_of(request), body)  # the scope of every entry, before any work
     kind = body.get("type")
     # until it commits, the work stops when the client disconnects (run_cancellable)
     if kind == "batch" and body.get("resourceType") == "Bundle":

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from painflow_scheduling.handlers import SchedulingHandlers
 from painflow_scheduling.operations import OPERATIONS, operation_definition
 from painflow_scheduling.overrides import override_extension
+from painflow_shared.auth.guard import requires
 from painflow_shared.disconnect import run_cancellable
 from painflow_shared.fhir.errors import (
     FhirError,
@@ -73,6 +74,7 @@ async def create_slot(request: Request, runtime: RuntimeDep, h: HandlersDep) -> 
 
 
 @router.post("/Schedule/{schedule_id}/$generate-slots")
+@requires(("Slot", "c"), ("Schedule", "r"))
 async def generate_slots(
     schedule_id: str, request: Request, runtime: RuntimeDep, h: HandlersDep
 ) -> Response:
@@ -89,6 +91,7 @@ async def create_appointment(request: Request, runtime: RuntimeDep, h: HandlersD
 
 
 @router.post("/Slot/{slot_id}/$book")
+@requires(("Appointment", "c"), ("Slot", "u"))
 async def book_slot(
     slot_id: str, request: Request, runtime: RuntimeDep, h: HandlersDep
 ) -> Response:
@@ -176,6 +179,7 @@ async def _patch(
 
 
 @router.post("/Appointment/{appointment_id}/$reschedule")
+@requires(("Appointment", "u"), ("Slot", "u"))
 async def reschedule(
     appointment_id: str, request: Request, runtime: RuntimeDep, h: HandlersDep
 ) -> Response:
@@ -190,6 +194,7 @@ async def reschedule(
 
 
 @router.get("/ServiceRequest/{order_id}/$booking-constraints")
+@requires(("ServiceRequest", "r"))
 async def constraints(order_id: str, h: HandlersDep) -> Response:
     return fhir_response(await run_in_threadpool(h.booking_constraints, order_id))
 
@@ -268,6 +273,7 @@ async def delete(resource_type: str, resource_id: str) -> Response:
 
 
 @views.get("/{patient_id}/safety-profile")
+@requires(("Patient", "r"), ("MedicationStatement", "r"), ("AllergyIntolerance", "r"))
 async def safety_profile(patient_id: str, h: HandlersDep) -> Response:
     """A convenience view (not FHIR): the patient's medications, allergies and open referrals."""
     profile = await run_in_threadpool(h.safety_profile, patient_id)

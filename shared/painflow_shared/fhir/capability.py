@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,11 +78,37 @@ def _resource(cap: ResourceCapability, registry: SearchParamRegistry) -> dict[st
     return body
 
 
-def metadata_router(statement: dict[str, Any]) -> APIRouter:
+SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def security_block(endpoints: dict[str, Any] | None) -> dict[str, Any]:
+    """``rest.security``: SMART on FHIR, with the token endpoint once the issuer is known."""
+    block: dict[str, Any] = {
+        "cors": False,
+        "service": [{"coding": [{"system": SECURITY_SERVICE, "code": "SMART-on-FHIR"}]}],
+        "description": "Bearer tokens (SMART Backend Services / App Launch v2 scopes); "
+        "see .well-known/smart-configuration",
+    }
+    uris = [
+        {"url": name, "valueUri": endpoints[key]}
+        for name, key in (("token", "token_endpoint"), ("authorize", "authorization_endpoint"))
+        if endpoints and endpoints.get(key)
+    ]
+    if uris:
+        block["extension"] = [{"url": OAUTH_URIS, "extension": uris}]
+    return block
+
+
+def metadata_router(
+    statement: dict[str, Any], endpoints: Callable[[], dict[str, Any] | None] = lambda: None
+) -> APIRouter:
+    """``/fhir/metadata`` (open to all, as FHIR expects) with the security it enforces."""
     router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])
 
     @router.get("/metadata")
     def metadata() -> Response:
-        return fhir_response(statement)
+        rest = {**statement["rest"][0], "security": security_block(endpoints())}
+        return fhir_response({**statement, "rest": [rest]})
 
     return router

@@ -20,6 +20,7 @@ class Issue:
 class FhirError(Exception):
     status: int = 400
     issue_code: str = "invalid"
+    headers: dict[str, str] = {}
 
     def __init__(
         self, diagnostics: str, *, expression: str | None = None, issues: list[Issue] | None = None
@@ -120,6 +121,40 @@ class PayloadTooLarge(FhirError):
 class UnsupportedMediaType(FhirError):
     status = 415
     issue_code = "not-supported"
+
+
+class Unauthorized(FhirError):
+    """No token, or one we cannot trust (RFC 6750): the client must get a new one."""
+
+    status = 401
+    issue_code = "login"
+
+    def __init__(self, diagnostics: str) -> None:
+        super().__init__(diagnostics)
+        quoted = diagnostics.replace('"', "'")
+        self.headers = {
+            "WWW-Authenticate": (
+                f'Bearer realm="painflow", error="invalid_token", error_description="{quoted}"'
+            )
+        }
+
+
+class Forbidden(FhirError):
+    """A trusted token whose scopes do not allow this interaction (or this patient)."""
+
+    status = 403
+    issue_code = "forbidden"
+
+
+class TooManyRequests(FhirError):
+    """A client past its rate limit: wait ``Retry-After`` seconds."""
+
+    status = 429
+    issue_code = "throttled"
+
+    def __init__(self, diagnostics: str, *, retry_after: int) -> None:
+        super().__init__(diagnostics)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ServiceUnavailable(FhirError):

@@ -47,7 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FhirError)
     async def _fhir_error(_: Request, exc: FhirError) -> Response:
-        return outcome_response(exc.status, exc.issues)
+        response = outcome_response(exc.status, exc.issues)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

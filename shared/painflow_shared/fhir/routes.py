@@ -12,8 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from painflow_shared.audit.trail import note_returned
+from painflow_shared.auth.guard import compartment_aware, principal_of
+from painflow_shared.auth.scopes import Interaction
 from painflow_shared.fhir.bundles import history, searchset
-from painflow_shared.fhir.errors import InvalidRequest, NotFound
+from painflow_shared.fhir.errors import Forbidden, InvalidRequest, NotFound
 from painflow_shared.fhir.media import fhir_response
 from painflow_shared.fhir.negotiation import negotiate, prefers_lenient, wants_pretty
 from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
@@ -37,17 +40,23 @@ def read_router(resource_types: list[str]) -> APIRouter:
             raise NotFound(f"this service does not serve {resource_type}; see /fhir/metadata")
 
     @router.get("/{resource_type}")
+    @compartment_aware
     def search(
         resource_type: str, request: Request, runtime: RuntimeDep, session: SessionDep
     ) -> Response:
         check_type(resource_type)
         params = _local_references(runtime, resource_type, list(request.query_params.multi_items()))
+        params += _compartment_criteria(runtime, request, resource_type)
         pretty = wants_pretty(request.query_params.getlist("_pretty"))
         lenient = prefers_lenient(request.headers.get("prefer"))
         query = parse_query(runtime.registry, resource_type, params, lenient=lenient)
         page = run_search(session, runtime.registry, resource_type, query)
         store = ResourceStore(session, runtime.registry)
-        included = _includes(store, page, query.includes)
+        # a search never returns, nor includes, what the token may not read
+        may_see = principal_of(request).may_see
+        included = [r for r in _includes(store, page, query.includes) if may_see(r)]
+        page = replace(page, resources=[r for r in page.resources if may_see(r)])
+        note_returned([*page.resources, *included])  # the audit: ids and patients only
         shaped = [subset(r, summary=query.summary, elements=query.elements) for r in page.resources]
         links = page_links(runtime.base_url, resource_type, page)
         outcome = operation_outcome(query.warnings) if query.warnings else None
@@ -56,6 +65,7 @@ def read_router(resource_types: list[str]) -> APIRouter:
         return fhir_response(bundle, pretty=pretty)
 
     @router.get("/{resource_type}/{resource_id}")
+    @compartment_aware
     def read(
         resource_type: str,
         resource_id: str,
@@ -65,6 +75,8 @@ def read_router(resource_types: list[str]) -> APIRouter:
     ) -> Response:
         check_type(resource_type)
         resource = ResourceStore(session, runtime.registry).read(resource_type, resource_id)
+        note_returned([resource])  # the audit: whose record was asked for, even if refused
+        _check_visible(request, resource)
         return _read_response(request, resource)
 
     @router.get("/{resource_type}/{resource_id}/_history")
@@ -77,10 +89,12 @@ def read_router(resource_types: list[str]) -> APIRouter:
     ) -> Response:
         check_type(resource_type)
         versions = ResourceStore(session, runtime.registry).history(resource_type, resource_id)
+        note_returned(v.content for v in versions)
         pretty = wants_pretty(request.query_params.getlist("_pretty"))
         return fhir_response(history(runtime.base_url, versions), pretty=pretty)
 
     @router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+    @compartment_aware
     def vread(
         resource_type: str,
         resource_id: str,
@@ -94,9 +108,33 @@ def read_router(resource_types: list[str]) -> APIRouter:
         resource = ResourceStore(session, runtime.registry).vread(
             resource_type, resource_id, version
         )
+        note_returned([resource])
+        _check_visible(request, resource)
         return _read_response(request, resource)
 
     return router
+
+
+def _compartment_criteria(
+    runtime: ServiceRuntime, request: Request, resource_type: str
+) -> list[tuple[str, str]]:
+    """A patient/ token's search is ANDed with its compartment, so totals and pages count only
+    what it may see (the results are filtered again on the way out)."""
+    patient = principal_of(request).compartment_for(resource_type, Interaction.SEARCH)
+    if patient is None:
+        return []
+    if resource_type == "Patient":
+        return [("_id", patient)]
+    known = runtime.registry.params_for(resource_type)
+    for name in ("patient", "subject", "beneficiary"):
+        if name in known and known[name].type == "reference":
+            return [(name, f"Patient/{patient}")]
+    raise Forbidden(f"{resource_type} cannot be searched within a patient's compartment here")
+
+
+def _check_visible(request: Request, resource: dict[str, Any]) -> None:
+    if not principal_of(request).may_see(resource):
+        raise Forbidden("the token is limited to another patient's compartment")
 
 
 def _read_response(request: Request, resource: dict[str, Any]) -> Response:

@@ -156,6 +156,11 @@ class ResourceStore:
             raise NotFound(f"{resource_type}/{resource_id} is not known here")
         return list(rows)
 
+    def written(self) -> list[tuple[StoredResource, bool]]:
+        """What this unit of work wrote (its latest version each, with whether it was created
+        here), in the order last written: the audit's Provenances."""
+        return [(self._rows[key], key in self._new) for key in self._index if key in self._rows]
+
     def _current(self, resource_type: str, resource_id: str) -> StoredResource | None:
         key = (resource_type, resource_id)
         if key in self._rows or key in self._absent:

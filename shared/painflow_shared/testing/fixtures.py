@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import tracer_provider
+from painflow_shared.testing.identity import Identity, IdentityUnavailable
 from painflow_shared.testing.infra import (
     kafka_bootstrap,
     new_run_id,
@@ -58,12 +59,25 @@ def kafka() -> str:
     return address
 
 
+@pytest.fixture(scope="session")
+def identity() -> Iterator[Identity]:
+    """The local identity provider (Keycloak): tokens per client, a patient's token, and
+    tokens a test mints with a key the realm publishes for this session only."""
+    try:
+        found = Identity.connect()
+    except IdentityUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    yield found
+    found.unregister_signer()
+
+
 @dataclass
 class Platform:
     servers: dict[str, RunningServer]
     spans: InMemorySpanExporter
     run_id: str
     settings: dict[str, SharedSettings] = field(default_factory=dict)
+    auth: httpx.Auth | None = None  # every test call's credentials (Keycloak's admin client)
 
     def url(self, service: str) -> str:
         return self.servers[service].url
@@ -75,7 +89,8 @@ class Platform:
         return self.servers[service].app.state.runtime
 
     def client(self, service: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url(service), timeout=30)
+        """A client of one service, authorised as the platform's test client."""
+        return httpx.Client(base_url=self.url(service), timeout=30, auth=self.auth)
 
     def finished_spans(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())

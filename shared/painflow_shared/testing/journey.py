@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
+
 from painflow_shared.codes import CodeSystem, Extension, NextStep, System
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.testing import journey_content as content
@@ -57,8 +59,9 @@ class JourneyDriver(ServiceClient):
         timeout: float = 20.0,
         say: Callable[[str], None] = lambda _: None,
         injured_weeks_ago: int = 3,
+        auth: httpx.Auth | None = None,
     ) -> None:
-        super().__init__(bases, timeout)
+        super().__init__(bases, timeout, auth)
         self.say = say
         self.onset = date.today() - timedelta(weeks=injured_weeks_ago)
         self.result = JourneyResult()

@@ -39,9 +39,9 @@ class Bases:
 class ServiceClient:
     """FHIR calls to the four services; every failure names the journey's step."""
 
-    def __init__(self, bases: Bases, timeout: float) -> None:
+    def __init__(self, bases: Bases, timeout: float, auth: httpx.Auth | None = None) -> None:
         self.bases, self.timeout = bases, timeout
-        self.http = httpx.Client(timeout=30)
+        self.http = httpx.Client(timeout=30, auth=auth)  # every call as one authorised client
 
     def close(self) -> None:
         self.http.close()
