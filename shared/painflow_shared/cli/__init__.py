@@ -12,8 +12,10 @@ import click
 
 from painflow_shared.cli.dlq import dlq, events
 from painflow_shared.cli.doctor import doctor
+from painflow_shared.cli.kafka import kafka
 from painflow_shared.cli.outbox import outbox
 from painflow_shared.cli.services import journey, referral
+from painflow_shared.cli.token import token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,5 +23,5 @@ def main() -> None:
     """Operate Painflow: dead letters, parked events, journeys, referrals, health."""
 
 
-for command in (outbox, dlq, events, journey, referral, doctor):
+for command in (outbox, dlq, events, journey, referral, doctor, kafka, token):
     main.add_command(command)

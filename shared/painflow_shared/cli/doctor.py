@@ -1,12 +1,13 @@
-"""``painflow doctor``: the broker, each service's readiness (its database, its Kafka clients),
-and what is wrong, in words."""
+"""``painflow doctor``: the broker, the identity provider, each service's readiness (its
+database, its Kafka clients), and what is wrong, in words."""
 
 from __future__ import annotations
 
 import click
 import httpx
 
-from painflow_shared.cli.config import SERVICES, kafka_settings, service_url
+from painflow_shared.auth.client import ClientCredentials, TokenError
+from painflow_shared.cli.config import SERVICES, issuer, kafka_settings, service_auth, service_url
 from painflow_shared.events.clients import make_admin
 from painflow_shared.observability import reachable
 
@@ -28,6 +29,24 @@ def broker_problem() -> str | None:
     except Exception as exc:
         return f"something listens at {address} but does not answer as Kafka ({type(exc).__name__})"
     return None
+
+
+def identity_problem() -> str | None:
+    """The identity provider answers discovery and gives the CLI's client a token."""
+    where = issuer()
+    try:
+        service_auth_token()
+    except click.ClickException as exc:
+        return f"{exc.message} (start it: `make up`, or `bash deploy/keycloak/keycloak.sh start`)"
+    except (TokenError, httpx.HTTPError, ValueError) as exc:
+        return f"the identity provider at {where} refused a token ({type(exc).__name__}: {exc})"
+    return None
+
+
+def service_auth_token() -> None:
+    auth = service_auth()
+    if isinstance(auth, ClientCredentials):
+        auth.access_token()
 
 
 def service_problems(service: str) -> list[str]:
@@ -57,6 +76,9 @@ def doctor() -> None:
     broker = broker_problem()
     _report("broker", kafka_settings().kafka_bootstrap_servers, [broker] if broker else [])
     problems += [broker] if broker else []
+    idp = identity_problem()
+    _report("identity", issuer(), [idp] if idp else [])
+    problems += [idp] if idp else []
     for service in SERVICES:
         found = service_problems(service)
         _report(service, service_url(service), found)

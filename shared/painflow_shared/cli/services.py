@@ -9,7 +9,7 @@ from typing import Any
 import click
 import httpx
 
-from painflow_shared.cli.config import service_url
+from painflow_shared.cli.config import service_auth, service_url
 
 FHIR_JSON = {"content-type": "application/fhir+json", "accept": "application/fhir+json"}
 
@@ -20,7 +20,7 @@ def journey(patient_id: str) -> None:
     """A patient's timeline from the follow-up service, one line per step."""
     url = f"{service_url('followup')}/journeys/{patient_id}"
     try:
-        response = httpx.get(url, timeout=30, follow_redirects=True)
+        response = httpx.get(url, timeout=30, follow_redirects=True, auth=service_auth())
     except httpx.HTTPError as exc:
         raise click.ClickException(
             f"the follow-up service at {url} does not answer ({type(exc).__name__})"
@@ -74,7 +74,10 @@ def send(path: Path) -> None:
         raise click.ClickException(f"no *.json files in {path}")
     base = f"{service_url('referral')}/fhir"
     failures: list[str] = []
-    with httpx.Client(timeout=60) as client, click.progressbar(files, label="referrals") as bar:
+    with (
+        httpx.Client(timeout=60, auth=service_auth()) as client,
+        click.progressbar(files, label="referrals") as bar,
+    ):
         for file in bar:
             problem = _send_one(client, base, file)
             if problem:
