@@ -15,6 +15,7 @@ import sys
 import textwrap
 from typing import Any
 
+from painflow_shared.cli.config import service_auth
 from painflow_shared.testing.journey import Bases, JourneyDriver, JourneyError, milestone
 
 Event = dict[str, Any]
@@ -25,7 +26,11 @@ def main() -> int:
     parser.add_argument("--second-relief", type=float, default=90, help="second block's relief %%")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for each step")
     options = parser.parse_args()
-    driver = JourneyDriver(Bases(), timeout=options.timeout, say=lambda s: print(f"  - {s}"))
+    # the EHR's and the clinic's calls, as the dev realm's admin client (or PAINFLOW_TOKEN, or
+    # PAINFLOW_CLIENT_ID/SECRET: the painflow CLI's rules)
+    driver = JourneyDriver(
+        Bases(), timeout=options.timeout, say=lambda s: print(f"  - {s}"), auth=service_auth()
+    )
     print("Walking one patient through the pathway (HTTP only; Kafka between the services):")
     try:
         result = driver.run(second_relief=options.second_relief)
@@ -51,6 +56,10 @@ def main() -> int:
     print(f"  Task/{task.get('id')} status {task.get('status')}, businessStatus {milestone(task)}")
     for text in textwrap.wrap(str(business.get("text", "")), 96):
         print(f"    {text}")
+    print(
+        "\nThe journey page in the clinic web app (while `make up` runs; sign in as any dev user):"
+    )
+    print(f"  http://127.0.0.1:8005/patients/{result.patient_id}")
     return 0
 
 

@@ -1,0 +1,132 @@
+"""The clinic's pure view logic: chart geometry and marks, the journey's lines, queue order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from painflow_clinic.charts import Point, Rule, important_change_line, line_chart
+from painflow_clinic.journey import describe, function_chart, mme_chart, nrs_chart, service_of
+from painflow_clinic.pages.bookings import constraint_rows
+from painflow_clinic.pages.followups import bucket
+from painflow_clinic.pages.triage import queue_order
+
+NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+
+
+def test_important_change_takes_whichever_rule_is_reached_first():
+    assert important_change_line(7, 2, 30) == 5  # 2 points beats 30% (4.9)
+    assert important_change_line(40, 10, 30) == 30  # 10 points beats 30% (28)
+    assert important_change_line(3, 2, 30) == 2.1  # 30% beats 2 points (1)
+
+
+def test_nrs_chart_marks_the_baseline_the_threshold_and_the_improved_point():
+    journey = {
+        "series": {
+            "nrs": [
+                {"value": 7, "days_since_injury": 21, "event": "painflow.assessment.completed"},
+                {
+                    "value": 6,
+                    "days_since_injury": 30,
+                    "event": "painflow.followup.outcome-recorded",
+                },
+                {
+                    "value": 3,
+                    "days_since_injury": 63,
+                    "event": "painflow.followup.outcome-recorded",
+                },
+            ]
+        }
+    }
+    chart = nrs_chart(journey)
+    assert [(r.kind, r.value) for r in chart.rules] == [("baseline", 7), ("threshold", 5)]
+    assert [p.marked for p in chart.points] == [False, False, True]
+    assert chart.y(10) < chart.y(0)  # higher values are drawn higher
+    assert chart.path.startswith("M") and chart.path.count("L") == 2
+
+
+def test_mme_chart_has_the_50_and_90_lines():
+    chart = mme_chart({"series": {"mme": [{"value": 60, "days_since_injury": 3}]}})
+    assert [r.value for r in chart.rules] == [50, 90]
+    assert chart.points[0].marked and chart.y_max >= 90
+
+
+def test_function_chart_uses_the_services_verdict_and_the_first_score_as_baseline():
+    better = {"coding": [{"code": "B"}]}
+    observations = [
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "97909-6"}]},
+            "effectiveDateTime": "2026-12-02",
+            "valueQuantity": {"value": 40},
+        },
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "97909-6"}]},
+            "effectiveDateTime": "2027-06-02",
+            "valueQuantity": {"value": 34},
+            "interpretation": [better],
+        },
+    ]
+    chart = function_chart(observations, "2026-11-11")
+    assert chart is not None and "ODI" in chart.title
+    assert [p.day for p in chart.points] == [21, 203]
+    assert [p.marked for p in chart.points] == [False, True]
+    assert function_chart([], None) is None
+
+
+def test_a_chart_without_points_still_has_axes():
+    chart = line_chart("t", "u", [], [Rule(5, "r", "limit")])
+    assert chart.points == () and chart.x_ticks and chart.y_ticks
+    single = line_chart("t", "u", [Point(1, 2, "p")])
+    assert single.path == f"M{single.x(1)},{single.y(2)}"
+
+
+def test_each_step_is_linked_at_the_service_that_made_it():
+    assert service_of("painflow.scheduling.appointment-booked") == "scheduling"
+    assert service_of("painflow.journey.started") == "referral"
+    assert describe("x.y.outcome-recorded", {"nrs": 3, "relief_percent": 70.0}) == (
+        "NRS 3; relief % 70"
+    )
+
+
+def test_fast_track_referrals_come_first_then_the_oldest():
+    def task(code: str, at: str) -> dict:
+        return {"businessStatus": {"coding": [{"code": code}]}, "authoredOn": at}
+
+    tasks = [
+        task("waiting", "2026-01-01"),
+        task("fast-track", "2026-02-01"),
+        task("waiting", "2025-12-01"),
+    ]
+    ordered = sorted(tasks, key=queue_order)
+    assert [t["authoredOn"] for t in ordered] == ["2026-02-01", "2025-12-01", "2026-01-01"]
+
+
+def test_outcome_tasks_are_due_overdue_or_soon_by_their_window():
+    def task(start: timedelta, end: timedelta) -> dict:
+        period = {"start": (NOW + start).isoformat(), "end": (NOW + end).isoformat()}
+        return {"restriction": {"period": period}}
+
+    assert bucket(task(timedelta(hours=-1), timedelta(hours=3)), NOW) == "today"
+    assert bucket(task(timedelta(days=-9), timedelta(days=-1)), NOW) == "overdue"
+    assert bucket(task(timedelta(days=3), timedelta(days=5)), NOW) == "soon"
+    assert bucket(task(timedelta(days=60), timedelta(days=70)), NOW) is None
+
+
+def test_booking_constraints_read_as_problems_to_see_before_booking():
+    rows = constraint_rows(
+        {
+            "parameter": [
+                {"name": "earliest-start", "valueDateTime": "2026-12-07T23:59:00+00:00"},
+                {
+                    "name": "hold",
+                    "part": [
+                        {"name": "medication", "valueCodeableConcept": {"text": "warfarin"}},
+                        {"name": "hold-hours", "valueDecimal": 120},
+                    ],
+                },
+            ]
+        }
+    )
+    assert rows["earliest"] == "2026-12-07T23:59:00+00:00"
+    assert rows["problems"] == [
+        {"kind": "hold", "parts": [("medication", "warfarin"), ("hold-hours", "120")]}
+    ]
