@@ -8,9 +8,15 @@ stops it, and it stops the services. Only the processes it started are ever sign
 PIDs are kept in .run/services.pid). The Kafka broker is started only when none answers on
 its port; one already running (the tests' broker, another checkout's) is reused and left running,
 and only a broker this supervisor started (.run/kafka.started-by-up) is stopped again.
+Each service connects to Kafka as its own principal (SCRAM user = its name; password from
+KAFKA_PASSWORD_<SERVICE> or KAFKA_PASSWORD_<SERVICE>_FILE, as deploy/kafka/kafka.sh reads them,
+else the development default), after `painflow kafka setup` (as admin) created the ACLs
+computed in painflow_shared/events/acls.py and the topics.
 The trace viewer (Zipkin, deploy/tracing/zipkin.sh) is handled the same way
 (.run/zipkin.started-by-up), and every service exports its spans to it unless
-OTEL_EXPORTER_OTLP_ENDPOINT names another collector.
+OTEL_EXPORTER_OTLP_ENDPOINT names another collector. So is the identity provider (Keycloak,
+deploy/keycloak/keycloak.sh, .run/keycloak.started-by-up): every service gets
+PAINFLOW_AUTH_ISSUER and PAINFLOW_AUTH_AUDIENCE, unless PAINFLOW_AUTH_ISSUER names another one.
 """
 
 from __future__ import annotations
@@ -29,18 +35,26 @@ from pathlib import Path
 import httpx
 from restarts import Child, Supervisor
 
+from painflow_shared.settings import dev_kafka_password
+
 REPO = Path(__file__).resolve().parents[2]
 RUN = Path(os.environ.get("PAINFLOW_RUN_DIR", REPO / ".run"))
 SERVICES = {"referral": 8001, "assessment": 8002, "scheduling": 8003, "followup": 8004}
+# the clinic web app: no Kafka, no database; it calls the four services with the user's token
+APPS = {**SERVICES, "clinic": 8005}
 PIDFILE = RUN / "services.pid"
 SUPERVISOR_PIDFILE = RUN / "supervisor.pid"
 BROKER_MARK = RUN / "kafka.started-by-up"  # present only when `make up`/`make run` started it
 ZIPKIN_MARK = RUN / "zipkin.started-by-up"  # likewise for the trace viewer
 ZIPKIN_URL = f"http://127.0.0.1:{os.environ.get('ZIPKIN_PORT', '9411')}"
+KEYCLOAK_MARK = RUN / "keycloak.started-by-up"  # likewise for the identity provider
+ISSUER = f"http://127.0.0.1:{os.environ.get('KEYCLOAK_PORT', '8180')}/realms/painflow"
 
 
 def start_service(name: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_SASL_PASSWORD")}
+    if name in SERVICES:
+        env |= kafka_principal(name)
     env.setdefault(f"{name.upper()}_DATABASE_URL", f"sqlite:///{RUN}/{name}.db")
     with open(RUN / "logs" / f"{name}.log", "ab") as log:  # the child keeps its own copy
         return subprocess.Popen(
@@ -53,10 +67,20 @@ def start_service(name: str) -> subprocess.Popen[bytes]:
         )
 
 
+def kafka_principal(name: str) -> dict[str, str]:
+    """The service's own Kafka user and password (the ACLs allow it only its own topics)."""
+    password = os.environ.get(f"KAFKA_PASSWORD_{name.upper()}")
+    password_file = os.environ.get(f"KAFKA_PASSWORD_{name.upper()}_FILE")
+    if password_file and not password:
+        return {"KAFKA_SASL_USERNAME": name, "KAFKA_SASL_PASSWORD_FILE": password_file}
+    password = password or dev_kafka_password(name)
+    return {"KAFKA_SASL_USERNAME": name, "KAFKA_SASL_PASSWORD": password}
+
+
 def make_supervisor() -> Supervisor:
     (RUN / "logs").mkdir(parents=True, exist_ok=True)
     children = [
-        Child(name, partial(start_service, name), RUN / "logs" / f"{name}.log") for name in SERVICES
+        Child(name, partial(start_service, name), RUN / "logs" / f"{name}.log") for name in APPS
     ]
     supervisor = Supervisor(children)
 
@@ -69,16 +93,14 @@ def make_supervisor() -> Supervisor:
 
 def wait_healthy(alive: Callable[[], bool], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    pending = set(SERVICES)
+    pending = set(APPS)
     while pending:
         if not alive():
             raise SystemExit(f"stopped before every service was ready; see {RUN}/logs/")
         for name in list(pending):
             try:
                 if (
-                    httpx.get(
-                        f"http://127.0.0.1:{SERVICES[name]}/health/ready", timeout=2
-                    ).status_code
+                    httpx.get(f"http://127.0.0.1:{APPS[name]}/health/ready", timeout=2).status_code
                     == 200
                 ):
                     pending.discard(name)
@@ -98,7 +120,11 @@ def print_where() -> None:
             f"  {name:<11} http://127.0.0.1:{port}/fhir   "
             "(metadata, /health/ready, /metrics, /docs)"
         )
+    print(f"  clinic      http://127.0.0.1:{APPS['clinic']}/   (the web app for people)")
     print(f"  kafka       {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}")
+    if os.environ.get("PAINFLOW_AUTH_ISSUER"):
+        issuer = os.environ["PAINFLOW_AUTH_ISSUER"]
+        print(f"  sign-in     {issuer}   (a token: make token CLIENT=ehr)")
     if os.environ.get("PAINFLOW_ZIPKIN_ENDPOINT"):
         print(f"  traces      {ZIPKIN_URL}/zipkin/   (Zipkin: find a trace by id, service, tag)")
     print(f"  logs        {RUN}/logs/<service>.log   databases: {RUN}/<service>.db (SQLite)")
@@ -118,6 +144,17 @@ def start_broker() -> None:
     kafka("start")
     RUN.mkdir(parents=True, exist_ok=True)
     BROKER_MARK.write_text("started by deploy/local/supervisor.py\n")
+
+
+def set_up_kafka() -> None:
+    """The services' ACLs and topics, created as the super user (KAFKA_SASL_USERNAME, admin
+    by default in development): each service then connects as its own principal."""
+    setup = [sys.executable, "-m", "painflow_shared.cli", "kafka", "setup"]
+    if subprocess.run(setup, cwd=REPO, check=False).returncode != 0:
+        raise SystemExit(
+            "kafka: could not create the ACLs and topics as admin; a broker started by an older "
+            "kafka.sh has no SASL: `bash deploy/kafka/kafka.sh restart` secures it"
+        )
 
 
 def stop_broker() -> None:
@@ -159,15 +196,51 @@ def stop_trace_viewer() -> None:
         print("zipkin: not started by `make up`: left running", flush=True)
 
 
+def keycloak(command: str, check: bool = True) -> int:
+    script = str(REPO / "deploy" / "keycloak" / "keycloak.sh")
+    return subprocess.run(["bash", script, command], check=check).returncode
+
+
+def start_identity_provider() -> None:
+    """Start Keycloak unless it already answers (then reuse it and never stop it), and point
+    every service at its realm. Not when PAINFLOW_AUTH_ISSUER names another identity provider."""
+    if os.environ.get("PAINFLOW_AUTH_ISSUER", ISSUER).rstrip("/") != ISSUER:
+        return
+    if keycloak("status", check=False) == 0:
+        print("keycloak: already running: reusing it, and leaving it running", flush=True)
+    elif keycloak("start", check=False) == 0:
+        RUN.mkdir(parents=True, exist_ok=True)
+        KEYCLOAK_MARK.write_text("started by deploy/local/supervisor.py\n")
+    else:
+        raise SystemExit(
+            "keycloak: did not start (see .run/keycloak/keycloak.log); no service "
+            "can check a token without it"
+        )
+    os.environ.setdefault("PAINFLOW_AUTH_ISSUER", ISSUER)
+    os.environ.setdefault("PAINFLOW_AUTH_AUDIENCE", "painflow")
+
+
+def stop_identity_provider() -> None:
+    """Stop Keycloak only if start_identity_provider started it."""
+    if KEYCLOAK_MARK.exists():
+        keycloak("stop", check=False)
+        KEYCLOAK_MARK.unlink(missing_ok=True)
+    elif keycloak("status", check=False) == 0:
+        print("keycloak: not started by `make up`: left running", flush=True)
+
+
 def run() -> None:
     """`make run`: everything in the foreground; Ctrl-C stops all of it."""
     start_broker()
+    set_up_kafka()
     start_trace_viewer()
     try:
+        start_identity_provider()
         supervise(announce=True)
     finally:
         stop_broker()
         stop_trace_viewer()
+        stop_identity_provider()
 
 
 def up() -> None:
@@ -175,7 +248,13 @@ def up() -> None:
     if SUPERVISOR_PIDFILE.exists() and _alive(int(SUPERVISOR_PIDFILE.read_text())):
         raise SystemExit("already up (see .run/supervisor.pid); `make down` first")
     start_broker()
+    set_up_kafka()
     start_trace_viewer()  # sets PAINFLOW_ZIPKIN_ENDPOINT, which the supervisor and services inherit
+    try:
+        start_identity_provider()  # sets PAINFLOW_AUTH_ISSUER and PAINFLOW_AUTH_AUDIENCE, likewise
+    except SystemExit:
+        down()
+        raise
     (RUN / "logs").mkdir(parents=True, exist_ok=True)
     with open(RUN / "logs" / "supervisor.log", "ab") as log:
         daemon = subprocess.Popen(
@@ -230,6 +309,7 @@ def down() -> None:
     print("services stopped")
     stop_broker()
     stop_trace_viewer()
+    stop_identity_provider()
 
 
 def _terminate(pids: list[int], wait: float) -> None:
