@@ -62,6 +62,8 @@ def authorised(identity: Identity) -> Iterator[None]:
     saved = os.environ.get("PAINFLOW_AUTH_ISSUER")
     os.environ["PAINFLOW_AUTH_ISSUER"] = identity.issuer
     api.auth = identity.auth("admin")
+    # the key tests mint with is published before any service first reads the realm's keys
+    identity.register_signer()
     yield
     if saved is None:
         os.environ.pop("PAINFLOW_AUTH_ISSUER", None)

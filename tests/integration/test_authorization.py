@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from painflow_shared.auth.guard import CONFORMANCE_TYPES
 from painflow_shared.testing.factories import referral_bundle
 
 from .api import api
@@ -32,7 +33,7 @@ def _guarded_routes(platform: Any, service: str) -> list[tuple[str, str, APIRout
     a_type = runtime.declaration.resources[0].type
     routes = []
     for route in _api_routes(app.routes, guarded=False):
-        path = route.path.replace("{resource_type}", a_type)
+        path = route.path.replace("{resource_type}", a_type).replace("{version_id}", "1")
         path = re.sub(r"\{[a-z_]+\}", "x-1", path)
         for method in sorted(route.methods):
             routes.append((method, path, route))
@@ -245,3 +246,28 @@ def test_a_client_past_its_rate_limit_gets_429(platform, identity):
         )
     finally:
         limiter.items = saved
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_another_patients_token_reads_and_writes_nothing_anywhere(
+    platform, identity, two_patients, service
+):
+    """Every route, called with a patient/ token for a patient who has nothing here: a 403, or
+    (a compartment-aware read or search) an answer holding nothing of anyone else."""
+    mine, theirs = two_patients
+    token = identity.mint(scope="patient/*.cruds", patient="someone-else")
+    before = stored_counts(platform, service)
+    for method, path, _ in _guarded_routes(platform, service):
+        response = _call(platform, service, method, path.replace("x-1", theirs), token)
+        if response.status_code == 200:
+            body = response.json()
+            assert method == "GET" and body["resourceType"] == "Bundle", (method, path)
+            kinds = {e["resource"]["resourceType"] for e in body.get("entry", [])}
+            assert kinds <= CONFORMANCE_TYPES, (method, path)  # definitions are anyone's
+            assert mine not in response.text and theirs not in response.text, (method, path)
+        elif response.status_code == 308:  # the old journey path's redirect: no data
+            assert "/journeys/" in response.headers["location"]
+        else:
+            assert response.status_code in (403, 404), (method, path, response.status_code)
+            assert response.json()["resourceType"] == "OperationOutcome"
+    assert stored_counts(platform, service) == before
