@@ -1,5 +1,6 @@
 """The ``painflow`` CLI against the real broker, PostgreSQL and services: a poison record is
-dead-lettered, listed, fixed and replayed, and handled once; ``doctor`` names what is down."""
+dead-lettered, listed, fixed and replayed, and handled once; ``doctor`` names what is down
+(a service, the broker, a database, the identity provider); ``token`` gives a usable token."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import httpx
+import psycopg
 import pytest
 from click.testing import CliRunner
 from kafka import KafkaProducer
@@ -22,7 +25,7 @@ from painflow_shared.events.inbox import InboxEntry
 from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.events.types import ReferralEvent
 from painflow_shared.testing.fixtures import wait_for
-from painflow_shared.testing.infra import kafka_config
+from painflow_shared.testing.infra import kafka_config, pg_admin_url, scratch_databases
 from painflow_shared.testing.servers import free_port, start_server
 
 from .conftest import post_referral
@@ -178,3 +181,59 @@ def test_doctor_names_a_broker_that_is_not_there(platform, kafka):
     assert result.exit_code == 1
     assert "no Kafka broker accepts connections at 127.0.0.1:" in result.output
     assert "FAIL  broker" in result.output
+
+
+def test_doctor_names_a_stopped_database(platform, kafka, run_id):
+    """A referral service whose PostgreSQL database stops taking connections (as a stopped
+    server does): doctor says which service and that its database does not answer."""
+    admin = pg_admin_url()
+    with scratch_databases(admin, f"{run_id}d", ("doctor",)) as urls:
+        settings = ReferralSettings(
+            port=free_port(),
+            database_url=urls["doctor"],
+            trace_console=False,
+            start_background_workers=False,
+        )
+        server = start_server(create_app(settings), settings.port)
+        name = urls["doctor"].rsplit("/", 1)[1]
+        env = {**_env(platform, kafka), "PAINFLOW_REFERRAL_URL": server.url}
+        try:
+            assert "ok    referral" in _cli(env, "doctor")
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+            result = CliRunner().invoke(main, ["doctor"], env=env)
+            assert result.exit_code == 1
+            assert "FAIL  referral" in result.output
+            assert "referral is not ready: database: the database does not answer" in result.output
+            assert "ok    broker" in result.output
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            server.stop()
+
+
+def test_doctor_names_an_identity_provider_that_is_not_there(platform, kafka):
+    gone = f"http://127.0.0.1:{free_port()}/realms/painflow"
+    env = {**_env(platform, kafka), "PAINFLOW_AUTH_ISSUER": gone}
+    result = CliRunner().invoke(main, ["doctor"], env=env)
+    assert result.exit_code == 1
+    assert f"FAIL  identity    {gone}" in result.output
+    assert "start it: `make up`, or `bash deploy/keycloak/keycloak.sh start`" in result.output
+
+
+def test_token_prints_a_token_the_services_accept(platform):
+    token = _cli({}, "token", "dashboard").strip()
+    tasks = httpx.get(
+        f"{platform.fhir('referral')}/Task", headers={"authorization": f"Bearer {token}"}
+    )
+    assert tasks.status_code == 200
+    refused = httpx.post(
+        f"{platform.fhir('referral')}/Patient",
+        json={"resourceType": "Patient"},
+        headers={"authorization": f"Bearer {token}", "content-type": "application/fhir+json"},
+    )
+    assert refused.status_code == 403  # the dashboard reads, it does not write
