@@ -11,16 +11,17 @@ export UV_PYTHON_DOWNLOADS := never
 export FHIR_SAMPLES ?= $(abspath ../shared/fhir-samples)
 PYTEST_ARGS ?=
 
-.PHONY: help setup run up down demo test test-unit lint bench infra-up infra-down clean
+.PHONY: help setup run up down demo screenshots test test-unit lint bench bench-hapi infra-up infra-down token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## install everything (Python packages from uv.lock, the Kafka broker's jars, Zipkin's jar); idempotent
+setup: ## install everything (Python packages from uv.lock, the Kafka broker's jars, Zipkin's jar, Keycloak); idempotent
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) sync --all-packages --frozen --python $(PYTHON) --quiet
 	bash deploy/kafka/kafka.sh fetch
 	bash deploy/tracing/zipkin.sh fetch
+	bash deploy/keycloak/keycloak.sh fetch
 
 run: setup ## Kafka, the trace viewer (Zipkin) + the four services on SQLite, in the foreground (Ctrl-C stops all)
 	$(PY) deploy/local/supervisor.py run
@@ -37,13 +38,23 @@ demo: ## up, walk a sample patient through the whole path, print the journey and
 	$(PY) deploy/local/demo.py || { $(MAKE) down; exit 1; }
 	$(MAKE) down
 
-infra-up: setup ## start the Kafka broker and PostgreSQL that the tests use
+infra-up: setup ## start the Kafka broker, PostgreSQL and the identity provider (Keycloak) that the tests use
+	bash tests/integration/browser/setup.sh
 	bash deploy/kafka/kafka.sh start
 	bash deploy/postgres/postgres.sh start
+	bash deploy/keycloak/keycloak.sh start
 
-infra-down: ## stop the test Kafka broker and PostgreSQL
+screenshots: infra-up ## regenerate docs/images/journey.png (the clinic's journey page, from the browser test)
+	PAINFLOW_SCREENSHOTS_TO_DOCS=1 $(PY) -m pytest tests/integration/browser -q -p no:cacheprovider
+
+infra-down: ## stop the test Kafka broker, PostgreSQL and Keycloak
 	bash deploy/kafka/kafka.sh stop
 	bash deploy/postgres/postgres.sh stop
+	bash deploy/keycloak/keycloak.sh stop
+
+token: ## print an access token for CLIENT (ehr, scheduler, dashboard, admin; ehr-jwt ...): make token CLIENT=ehr
+	@bash deploy/keycloak/keycloak.sh start >&2
+	@bash deploy/keycloak/keycloak.sh token "$(CLIENT)"
 
 test: infra-up ## everything: unit, contract and integration tests on real Kafka and PostgreSQL
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
@@ -58,8 +69,12 @@ lint: setup ## ruff and mypy
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy shared/painflow_shared services/*/painflow_* deploy/local tests/bench
 
-bench: infra-up ## throughput and latency of referral intake, end to end over Kafka
-	$(PY) tests/bench/bench_referrals.py
+BENCH_ARGS ?=
+bench: infra-up ## referral intake as deployed (services as processes, PostgreSQL, Kafka): rate, latency, SQL, CPU, floor, replay
+	$(PY) tests/bench/bench_platform.py $(BENCH_ARGS)
+
+bench-hapi: infra-up ## the same load against HAPI FHIR's JPA server (deploy/hapi, built once) and our rate as a ratio of its
+	$(PY) tests/bench/bench_platform.py --hapi --replay 0 $(BENCH_ARGS)
 
 clean: down ## remove run state (databases, broker data, logs); keeps the jar cache
 	rm -rf .run

@@ -1,6 +1,7 @@
 """Referral intake benchmark: throughput and latency, end to end over Kafka.
 
-Run by ``make bench`` (which starts Kafka and PostgreSQL first). The four services run in this
+The in-process variant, kept for comparison with the figures taken before the deployed bench
+(``make bench`` now runs tests/bench/bench_platform.py). The four services run in this
 process exactly as the integration tests' ``platform`` fixture runs them: each on a fresh
 PostgreSQL database and on Kafka topics unique to this run, all removed at the end.
 
