@@ -100,8 +100,10 @@ def test_a_wrong_password_is_refused_at_authentication(
     wrong = as_user(kafka, scratch[0], "assessment", password="not-the-password")
     with pytest.raises(KafkaError):  # the broker logs "invalid credentials" and hangs up
         KafkaAdminClient(**wrong.kafka_client_config(), bootstrap_timeout_ms=3000)
-    with pytest.raises(KafkaError):
-        make_producer(wrong, client_id="wrong").send(topic, value=b"{}").get(timeout=5)
+    with pytest.raises(KafkaError):  # give up in seconds, not kafka-python's default 30 s
+        KafkaProducer(
+            **wrong.kafka_client_config(), bootstrap_timeout_ms=3000, max_block_ms=3000
+        ).send(topic, value=b"{}").get(timeout=5)
     assert records_on(kafka, topic) == before
     # the same client with the right password connects: only the password was refused
     right = KafkaAdminClient(**as_user(kafka, scratch[0], "assessment").kafka_client_config())
@@ -114,7 +116,10 @@ def test_an_unauthenticated_plaintext_client_gets_nothing_through(
 ) -> None:
     with pytest.raises(KafkaError):
         KafkaProducer(
-            bootstrap_servers=kafka, security_protocol="PLAINTEXT", max_block_ms=3000
+            bootstrap_servers=kafka,
+            security_protocol="PLAINTEXT",
+            max_block_ms=3000,
+            bootstrap_timeout_ms=3000,
         ).send(scratch[0] + REFERRAL_TOPIC, value=b"{}").get(timeout=5)
     assert records_on(kafka, scratch[0] + REFERRAL_TOPIC) == 0
 
