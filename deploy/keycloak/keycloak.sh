@@ -64,7 +64,8 @@ ISSUER="http://$KEYCLOAK_HOST:$KEYCLOAK_PORT/realms/$REALM"
 JVM_OPTS=(-XX:MetaspaceSize=96M -XX:MaxMetaspaceSize=256m -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8
   -Dsun.err.encoding=UTF-8 -Dstdout.encoding=UTF-8 -Dstderr.encoding=UTF-8 -XX:+ExitOnOutOfMemoryError
   -Djava.security.egd=file:/dev/urandom -XX:+UseSerialGC -XX:TieredStopAtLevel=1
-  -Djdk.tls.rejectClientInitiatedRenegotiation=true -XX:+AutoCreateSharedArchive -Xlog:cds*=off -Xlog:aot*=off)
+  -Djdk.tls.rejectClientInitiatedRenegotiation=true -XX:+AutoCreateSharedArchive -Xlog:cds*=off -Xlog:aot*=off
+  --add-opens=java.base/java.lang=ALL-UNNAMED)  # jboss-threads' thread-local reset on Java 24+
 # Build-time options (`kc.sh build`): the file-backed H2 database, nothing else to build in.
 BUILD_OPTS=(--db=dev-file)
 
@@ -261,14 +262,7 @@ cmd_status() {
   return 3
 }
 
-cmd_logs() {
-  [[ -f $LOG_FILE ]] || die "no log yet ($LOG_FILE)"
-  case "${1:-}" in
-    -f|--follow) exec tail -n 50 -F "$LOG_FILE" ;;
-    '') tail -n 200 "$LOG_FILE" ;;
-    *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: keycloak.sh logs [-f|N]"; tail -n "$1" "$LOG_FILE" ;;
-  esac
-}
+cmd_logs() { show_logs "$LOG_FILE" "$@"; }
 
 cmd_token() { # client: print an access token (client credentials)
   local client=${1:-}

@@ -41,3 +41,13 @@ find_java() { # what: a Java 17+ to run it with, or die naming what needs it
   [[ -n $major && $major -ge 17 ]] || die "$java is Java ${major:-?}; $1 needs Java 17+"
   printf '%s\n' "$java"
 }
+
+show_logs() { # file [-f|N]: the last N (200) lines of a server's log, or follow it
+  local file=$1; shift
+  [[ -f $file ]] || die "no log yet ($file)"
+  case "${1:-}" in
+    -f|--follow) exec tail -n 50 -F "$file" ;;
+    '') tail -n 200 "$file" ;;
+    *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: $DAEMON_NAME.sh logs [-f|N]"; tail -n "$1" "$file" ;;
+  esac
+}

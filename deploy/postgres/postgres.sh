@@ -334,15 +334,7 @@ cmd_env() {
   for s in "${SERVICES[@]}"; do printf '%s_DATABASE_URL=%s\n' "${s^^}" "$(url "$s")"; done
 }
 
-cmd_logs() {
-  local f; f="$(cluster_dir)/postgres.log"
-  [[ -f $f ]] || die "no server log yet ($f)"
-  case "${1:-}" in
-    -f|--follow) exec tail -n 50 -F "$f" ;;
-    '') tail -n 200 "$f" ;;
-    *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: postgres.sh logs [-f|N]"; tail -n "$1" "$f" ;;
-  esac
-}
+cmd_logs() { show_logs "$(cluster_dir)/postgres.log" "$@"; }
 
 cmd_reset() {
   cmd_stop

@@ -193,14 +193,7 @@ cmd_status() {
   return 3
 }
 
-cmd_logs() {
-  [[ -f $LOG_FILE ]] || die "no log yet ($LOG_FILE)"
-  case "${1:-}" in
-    -f|--follow) exec tail -n 50 -F "$LOG_FILE" ;;
-    '') tail -n 200 "$LOG_FILE" ;;
-    *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: zipkin.sh logs [-f|N]"; tail -n "$1" "$LOG_FILE" ;;
-  esac
-}
+cmd_logs() { show_logs "$LOG_FILE" "$@"; }
 
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2; }
 

@@ -45,9 +45,12 @@ class TokenError(Exception):
     """The token endpoint refused the client or could not be reached."""
 
 
-def discover(issuer: str, http: httpx.Client | None = None) -> dict[str, Any]:
+def discover(
+    issuer: str, http: httpx.Client | None = None, *, need: str = "token_endpoint"
+) -> dict[str, Any]:
     """The issuer's discovery document: ``{issuer}/.well-known/smart-configuration``, or its
-    ``openid-configuration`` when it publishes no SMART one (Keycloak does not)."""
+    ``openid-configuration`` when it publishes no SMART one (Keycloak does not), holding ``need``
+    (the token endpoint for a client; the services ask for ``jwks_uri``)."""
     base = issuer.rstrip("/")
     client = http or httpx.Client(timeout=TIMEOUT)
     try:
@@ -58,9 +61,9 @@ def discover(issuer: str, http: httpx.Client | None = None) -> dict[str, Any]:
                 raise TokenError(f"the issuer {base} cannot be reached: {error!r}") from error
             if response.status_code == 200:
                 document = response.json()
-                if isinstance(document, dict) and document.get("token_endpoint"):
+                if isinstance(document, dict) and document.get(need):
                     return document
-        raise TokenError(f"the issuer {base} publishes no discovery document with a token_endpoint")
+        raise TokenError(f"the issuer {base} publishes no discovery document with a {need}")
     finally:
         if http is None:
             client.close()

@@ -18,6 +18,8 @@ import httpx
 import jwt
 from jwt import PyJWK, PyJWKSet
 
+from painflow_shared.auth.client import TokenError, discover
+
 log = logging.getLogger(__name__)
 
 # Asymmetric only: never "none", never HS* (a shared secret would let any verifier mint tokens).
@@ -49,17 +51,11 @@ class Discovery:
 
 
 def fetch_discovery(issuer: str, http: httpx.Client) -> Discovery:
-    base = issuer.rstrip("/")
-    for name in ("smart-configuration", "openid-configuration"):
-        try:
-            response = http.get(f"{base}/.well-known/{name}")
-        except httpx.HTTPError as exc:
-            raise IssuerUnavailable(f"the identity provider at {base} does not answer") from exc
-        if response.status_code == 200:
-            document = response.json()
-            if isinstance(document, dict) and document.get("jwks_uri"):
-                return Discovery(issuer=base, document=document)
-    raise IssuerUnavailable(f"the identity provider at {base} publishes no jwks_uri")
+    try:
+        document = discover(issuer, http, need="jwks_uri")
+    except (TokenError, ValueError) as exc:
+        raise IssuerUnavailable(f"the identity provider at {issuer} cannot be read") from exc
+    return Discovery(issuer=issuer.rstrip("/"), document=document)
 
 
 class TokenVerifier:
