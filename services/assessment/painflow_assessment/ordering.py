@@ -15,12 +15,13 @@ from painflow_assessment.domain.orders import (
     order_from_service_request,
     service_request,
 )
-from painflow_assessment.provenance import record_provenance
+from painflow_assessment.provenance import CONFIRMED, record_provenance
 from painflow_shared.codes import System
 from painflow_shared.events.types import AssessmentEvent
-from painflow_shared.fhir.errors import BusinessRuleViolation
+from painflow_shared.fhir.errors import BusinessRuleViolation, PreconditionFailed
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.references import reference_string
+from painflow_shared.fhir.versions import version_of
 
 REVOKED = frozenset({"revoked", "entered-in-error"})
 
@@ -54,7 +55,8 @@ def update_order(
     provenance: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """``status`` revoked (or entered-in-error) revokes; otherwise the PUT overrides the order
-    (a clinician's change, which needs a Provenance naming its author and reason)."""
+    (a clinician's change, which needs a Provenance naming its author and reason). A PUT of
+    the order unchanged confirms it: a Provenance (verifier) and no new version or event."""
     current = ctx.store.read("ServiceRequest", body["id"])
     if current.get("status") != "active":
         raise _refuse("only an active order changes here", "ServiceRequest.status")
@@ -71,9 +73,21 @@ def update_order(
             "X-Provenance",
         )
     _check_intent(body)
-    order = _requested(ctx, body, "override")
+    changed = _overridden(ctx, body, current, patient_id)
+    if changed == _overridden(ctx, current, current, patient_id):
+        return _confirm(ctx, current, if_match, provenance)
+    stored, _ = ctx.store.update(changed, if_match=if_match)
+    record_provenance(ctx, stored, provenance, "UPDATE")
+    _publish_ordered(ctx, patient_id, stored)
+    return stored
+
+
+def _overridden(
+    ctx: AssessmentContext, body: dict[str, Any], current: dict[str, Any], patient_id: str
+) -> dict[str, Any]:
+    """The order as ``body`` would leave it (what is not given stays as ``current`` has it)."""
     changed = service_request(
-        order,
+        _requested(ctx, body, "override"),
         ctx.policies.pathway.catalogue,
         order_id=current["id"],
         patient=reference_string("Patient", patient_id),
@@ -82,10 +96,21 @@ def update_order(
         authored=str(current.get("authoredOn") or ctx.now()),
         requester=ctx.local_of(body.get("requester") or current.get("requester")),
     )
-    stored, _ = ctx.store.update(_with_notes(changed, body), if_match=if_match)
-    record_provenance(ctx, stored, provenance, "UPDATE")
-    _publish_ordered(ctx, patient_id, stored)
-    return stored
+    return _with_notes(changed, body)
+
+
+def _confirm(
+    ctx: AssessmentContext,
+    current: dict[str, Any],
+    if_match: int | None,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """A PUT that asks for exactly what the order asks: the clinician confirms it. Only the
+    Provenance is recorded; the order keeps its version and nothing is ordered again."""
+    if if_match is not None and version_of(current) != str(if_match):
+        raise PreconditionFailed(f"version {if_match} is not the current version")
+    record_provenance(ctx, current, provenance, CONFIRMED)
+    return current
 
 
 def _revoke(

@@ -432,3 +432,48 @@ def test_an_override_without_provenance_is_refused(handlers):
     with pytest.raises(BusinessRuleViolation) as refused:
         handlers.update_order({**order, "note": [{"text": "x"}]}, None, None)
     assert refused.value.issues[0].expression == ("X-Provenance",)
+
+
+@pytest.mark.parametrize("make", ["decision", "direct"])
+def test_a_confirmation_records_the_verifier_and_orders_nothing_again(handlers, make):
+    """A PUT of the order unchanged with X-Provenance confirms it: a Provenance naming the
+    clinician (an identity-provider user, by identifier) as verifier, no new version and no
+    second procedure-ordered event."""
+    if make == "decision":
+        order = first_order(handlers)
+    else:
+        deliver(handlers, referral_event())
+        order = handlers.order(direct())
+    events = published(handlers)
+    clinician = {"identifier": {"system": "https://idp.test/realms/x", "value": "u-1"}}
+    provenance = {
+        "resourceType": "Provenance",
+        "agent": [{"who": {**clinician, "display": "clinician"}}],
+        "reason": [{"text": "confirm: facet pattern on examination"}],
+    }
+
+    confirmed = handlers.update_order(order, 1, provenance)
+
+    assert confirmed == order
+    assert published(handlers) == events
+    [record] = search(handlers, "Provenance", ("target", f"ServiceRequest/{order['id']}"))
+    assert record["agent"][0]["who"] == {**clinician, "display": "clinician"}
+    assert record["agent"][0]["type"]["coding"][0]["code"] == "verifier"
+    assert record["activity"]["coding"][0]["code"] == "VRF"
+    assert record["entity"][0]["what"]["reference"].endswith("/_history/1")
+
+
+def test_a_changed_order_is_still_an_override_with_its_event(handlers):
+    order = first_order(handlers)
+    events = published(handlers)
+    provenance = {
+        "resourceType": "Provenance",
+        "agent": [{"who": {"reference": "Practitioner/dr-1"}}],
+        "reason": [{"text": "one more level"}],
+    }
+    changed = {**order, "note": [*order.get("note", []), {"text": "add L3-L4"}]}
+
+    updated = handlers.update_order(changed, 1, provenance)
+
+    assert updated["meta"]["versionId"] == "2"
+    assert published(handlers) == [*events, AssessmentEvent.PROCEDURE_ORDERED]

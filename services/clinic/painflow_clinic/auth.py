@@ -71,8 +71,9 @@ async def callback(request: Request) -> Response:
     except (httpx.HTTPError, OAuthError) as error:
         flash(request, "error", f"Sign-in failed ({type(error).__name__}); please try again")
         return back("/login")
+    next_path = _safe_next(request.session.pop("next", "/"))  # _sign_in starts a new session
     _sign_in(request, token)
-    return back(_safe_next(request.session.pop("next", "/")))
+    return back(next_path)
 
 
 @router.post("/login/dev/{username}")
@@ -123,6 +124,7 @@ def _sign_in(request: Request, token: dict[str, Any]) -> None:
         "name": claims.get("preferred_username") or claims.get("sub") or "user",
         "roles": sorted((claims.get("realm_access") or {}).get("roles") or []),
         "token": token["access_token"],
+        "subject": claims.get("sub"),  # who the identity provider says signed in (Provenance)
     }
 
 

@@ -30,6 +30,16 @@ class User:
     name: str
     roles: tuple[str, ...]
     token: str | None
+    subject: str | None = None  # the identity provider's ``sub``
+
+    def as_agent(self, settings: ClinicSettings) -> dict[str, Any]:
+        """The user as a Provenance agent: the identity provider's user by identifier (no FHIR
+        resource names a clinic user), with the name people read."""
+        system = settings.auth_issuer or settings.public_url
+        return {
+            "identifier": {"system": system, "value": self.subject or self.name},
+            "display": self.name,
+        }
 
 
 class SignInRequired(Exception):
@@ -54,7 +64,12 @@ def current_user(request: Request) -> User:
         raise SignInRequired(
             request.url.path + (f"?{request.url.query}" if request.url.query else "")
         )
-    return User(name=data["name"], roles=tuple(data.get("roles") or ()), token=data.get("token"))
+    return User(
+        name=data["name"],
+        roles=tuple(data.get("roles") or ()),
+        token=data.get("token"),
+        subject=data.get("subject"),
+    )
 
 
 UserDep = Annotated[User, Depends(current_user)]

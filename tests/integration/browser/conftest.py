@@ -3,22 +3,30 @@
 through Debian's Chromium (/usr/bin/chromium: the browser download step cannot work here).
 ``bash tests/integration/browser/setup.sh`` installs Chromium and axe-core; ``make test`` runs it.
 
-Sign-in: the clinic's dev sign-in as each dev user, against the realm's Keycloak.
+Sign-in: the clinic's dev sign-in as each dev user, against the realm's Keycloak; and the real
+one (authorization code + PKCE), for which the clinic names itself by the address the realm's
+``clinic`` client registers (``REGISTERED``, :8005) and the test's browser context routes that
+address to the clinic's free port, as a reverse proxy would.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from painflow_shared.testing.fixtures import Platform
 from painflow_shared.testing.identity import Identity
+from painflow_shared.testing.journey import Bases, JourneyDriver
 from painflow_shared.testing.servers import RunningServer, free_port, start_server
+
+from ..api import api
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,6 +37,7 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 SERVICES = ("referral", "assessment", "scheduling", "followup")
+REGISTERED = "http://127.0.0.1:8005"  # the clinic client's redirect URIs (deploy/keycloak)
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +51,27 @@ def clinic(platform: Platform, identity: Identity) -> Iterator[RunningServer]:
     settings = ClinicSettings(
         environment="dev",
         port=port,
+        public_url=REGISTERED,
+        auth_issuer=identity.issuer,
+        **{f"{s}_url": platform.url(s) for s in SERVICES},
+    )
+    server = start_server(create_app(settings), port)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def production_clinic(platform: Platform, identity: Identity) -> Iterator[RunningServer]:
+    """The same app under PAINFLOW_ENV=production (no dev sign-in)."""
+    from painflow_clinic.app import create_app
+    from painflow_clinic.settings import ClinicSettings
+
+    port = free_port()
+    settings = ClinicSettings(
+        environment="production",
+        port=port,
+        public_url=REGISTERED,
+        session_secret="a-test-secret-" + "x" * 32,
         auth_issuer=identity.issuer,
         **{f"{s}_url": platform.url(s) for s in SERVICES},
     )
@@ -57,12 +87,24 @@ class Browser:
     chromium: Any
     base: str
 
-    def page(self, width: int = 1280, height: int = 900) -> Any:
+    def page(self, width: int = 1280, height: int = 900, base: str | None = None) -> Any:
         # bypass_csp: the pages allow no script, and axe-core is injected only by the test
         context = self.chromium.new_context(
-            viewport={"width": width, "height": height}, bypass_csp=True, base_url=self.base
+            viewport={"width": width, "height": height},
+            bypass_csp=True,
+            base_url=base or self.base,
         )
         return context.new_page()
+
+    def routed_page(self) -> Any:
+        """A page whose requests to ``REGISTERED`` reach this session's clinic: Keycloak
+        redirects back there after the real sign-in."""
+        page = self.page()
+        page.context.route(
+            f"{REGISTERED}/**",
+            lambda route: route.continue_(url=route.request.url.replace(REGISTERED, self.base)),
+        )
+        return page
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +137,48 @@ def shoot(page: Any, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def staged_events(platform: Platform, service: str, resource_id: str) -> list[str]:
+    """Event types ``service`` wrote to its outbox (in the write's transaction) whose Bundle
+    carries a resource with id ``resource_id``: what it published or is about to."""
+    from sqlmodel import Session, col, select
+
+    from painflow_shared.events.outbox import OutboxMessage
+
+    with Session(platform.runtime(service).engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.seq))).all()
+    return [
+        row.event_type
+        for row in rows
+        if any(e["resource"].get("id") == resource_id for e in json.loads(row.payload)["entry"])
+    ]
+
+
+def sign_in(browser: Browser, role: str, path: str) -> Any:
+    page = browser.page()
+    page.goto(path)  # not signed in: the sign-in page, then back here
+    page.get_by_role("button", name=f"Sign in as {role}").click()
+    page.wait_for_url(f"**{path}")
+    return page
+
+
+def checked(page: Any, name: str) -> None:
+    shoot(page, name)
+    assert serious_violations(page) == [], name
+    assert page.get_by_text("Data read at").is_visible()
+
+
+@pytest.fixture
+def driver(platform: Platform) -> Iterator[JourneyDriver]:
+    bases = Bases(**{s: platform.url(s) for s in Bases.__dataclass_fields__})
+    journey = JourneyDriver(bases, timeout=60)
+    journey.http = httpx.Client(timeout=30, auth=api.auth)
+    yield journey
+    journey.close()
+
+
+def provenances(driver: Any, order_id: str) -> list[dict[str, Any]]:
+    """The clinicians' Provenance records of an order at the assessment service."""
+    found = driver.get("assessment", "/Provenance", params={"target": f"ServiceRequest/{order_id}"})
+    return [e["resource"] for e in found.get("entry") or []]

@@ -17,6 +17,7 @@ from painflow_clinic.web import FhirDep, FormDep, back, flash, flash_error, rend
 router = APIRouter()
 Resource = dict[str, Any]
 SCHEDULE_TASK = "https://painflow.dev/fhir/CodeSystem/task-type|schedule-procedure"
+CHANGES = {"cancel": "cancelled", "noshow": "marked as a no-show", "reschedule": "rescheduled"}
 
 
 def week_of(value: str | None) -> date:
@@ -178,6 +179,9 @@ async def book(request: Request, fhir: FhirDep, form: FormDep) -> Response:
 @router.post("/bookings/{appointment_id}/change")
 async def change(request: Request, appointment_id: str, fhir: FhirDep, form: FormDep) -> Response:
     action, week = form.get("action", ""), form.get("week", "")
+    if action not in CHANGES:
+        flash(request, "error", "Unknown change.")
+        return back(f"/bookings?week={week}")
     try:
         await _change(fhir, appointment_id, action, form)
     except ServiceError as error:
@@ -186,7 +190,7 @@ async def change(request: Request, appointment_id: str, fhir: FhirDep, form: For
     except ValueError as problem:
         flash(request, "error", str(problem))
         return back(f"/bookings?week={week}")
-    flash(request, "ok", f"Appointment/{appointment_id}: {action} done.")
+    flash(request, "ok", f"Appointment/{appointment_id}: {CHANGES[action]}.")
     return back(f"/bookings?week={week}")
 
 

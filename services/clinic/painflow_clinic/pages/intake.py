@@ -1,7 +1,8 @@
 """/intake: patients in assessment at the assessment service: questionnaires done and missing,
 scores with their bands, the pathway decision and its explanation. A clinician confirms or
 overrides a procedure order; the assessment service records either as a Provenance (the
-``X-Provenance`` header of ``PUT ServiceRequest/{id}``)."""
+``X-Provenance`` header of ``PUT ServiceRequest/{id}``): a confirmation changes nothing and
+orders nothing again, an override revokes the order."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from painflow_clinic.fhir import Fhir, ServiceError, gather
-from painflow_clinic.web import FhirDep, FormDep, UserDep, back, flash, flash_error, render
+from painflow_clinic.web import (
+    FhirDep,
+    FormDep,
+    UserDep,
+    back,
+    flash,
+    flash_error,
+    render,
+    settings_of,
+)
 
 router = APIRouter()
 Resource = dict[str, Any]
 QUESTIONNAIRE_TASK = "https://painflow.dev/fhir/CodeSystem/task-type|questionnaire"
 DECISION_SYSTEM = "https://painflow.dev/fhir/CodeSystem/pathway-decision"
+REVIEWS = {"confirm": "confirmed", "override": "overridden, the order is revoked"}
 SCORE_NAMES = {
     "72514-3": "NRS",
     "91147-9": "PEG",
@@ -95,33 +106,38 @@ def _decision(impression: Resource) -> Resource:
 async def review_order(
     request: Request, order_id: str, fhir: FhirDep, form: FormDep, user: UserDep
 ) -> Response:
-    """Confirm (the order unchanged) or override (revoke it) with the clinician's reason."""
+    """Confirm or override (revoke) the order, with the clinician's reason."""
     action, reason = form.get("action", ""), form.get("reason", "").strip()
-    if action not in ("confirm", "override") or not reason:
+    if action not in REVIEWS or not reason:
         flash(request, "error", "Confirming or overriding needs a reason.")
         return back("/intake")
+    provenance = {
+        "resourceType": "Provenance",
+        "agent": [{"who": user.as_agent(settings_of(request))}],
+        "reason": [{"text": f"{action}: {reason}"}],
+    }
     try:
-        order = await fhir.read("assessment", f"ServiceRequest/{order_id}")
-        if action == "override":
-            order["status"] = "revoked"
-        provenance = {
-            "resourceType": "Provenance",
-            "agent": [{"who": {"display": user.name}}],
-            "reason": [{"text": f"{action}: {reason}"}],
-        }
-        await fhir.put(
-            "assessment",
-            f"/ServiceRequest/{order_id}",
-            order,
-            **{
-                "x-provenance": json.dumps(provenance),
-                "if-match": f'W/"{order["meta"]["versionId"]}"',
-            },
-        )
+        await _review(fhir, order_id, action, provenance)
     except ServiceError as error:
         flash_error(request, f"Recording the {action} of ServiceRequest/{order_id}", error)
         return back("/intake")
-    flash(
-        request, "ok", f"ServiceRequest/{order_id}: {action} recorded (Provenance at assessment)."
-    )
+    flash(request, "ok", f"ServiceRequest/{order_id}: {REVIEWS[action]} (Provenance recorded).")
     return back("/intake")
+
+
+async def _review(fhir: Fhir, order_id: str, action: str, provenance: Resource) -> None:
+    """Both are a PUT with X-Provenance. Confirm sends the order as it stands, which the
+    assessment service records as a confirmation (a Provenance, no new version, no second
+    ``procedure-ordered``); override revokes it (``order-revoked``)."""
+    order = await fhir.read("assessment", f"ServiceRequest/{order_id}")
+    if action == "override":
+        order["status"] = "revoked"
+    await fhir.put(
+        "assessment",
+        f"/ServiceRequest/{order_id}",
+        order,
+        **{
+            "x-provenance": json.dumps(provenance),
+            "if-match": f'W/"{order["meta"]["versionId"]}"',
+        },
+    )

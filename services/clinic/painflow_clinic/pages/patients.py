@@ -33,11 +33,15 @@ async def find_patient(
     matches = await fhir.search("referral", "Patient", {"identifier": identifier})
     if len(matches) == 1:
         return back(f"/patients/{matches[0]['id']}")
-    problem = "No patient here has that identifier." if not matches else ""
+    problem = (
+        "No patient here has that identifier: check the EHR's identifier system and value."
+        if not matches
+        else ""
+    )
     return render(
         request,
         "patients.html",
-        "Find a patient",
+        "Patient not found" if not matches else "Find a patient",
         matches=matches,
         identifier=identifier,
         problem=problem,
