@@ -176,3 +176,26 @@ def test_no_audit_row_holds_the_patient_s_name_or_birth_date(platform):
     assert any(row.patient_id == patient_id for row in rows)
     text = json.dumps([row.model_dump(mode="json") for row in rows])
     assert family not in text and birth_date not in text
+
+
+def test_views_audit_what_they_returned(platform):
+    """$everything and the assessment worklist name the resources and patients they showed."""
+    patient_id, request_id = post_referral(platform)
+    wait_for(
+        lambda: api.get(f"{platform.url('assessment')}/worklist/{request_id}").status_code == 200,
+        what="the referral on the assessment worklist",
+    )
+    wait_for(
+        lambda: (
+            api.get(f"{platform.fhir('followup')}/Patient/{patient_id}/$everything")
+            .json()
+            .get("total")
+        ),
+        what="the patient at the follow-up service",
+    )
+    shown = [e for e in _search(platform, "AuditEvent", "followup", patient=patient_id)
+             if _subtype(e) == "operation"]  # fmt: skip
+    assert shown and f"Patient/{patient_id}" in _whats(shown[0])
+    assert len(_whats(shown[0])) > 1  # what $everything returned, not only the patient asked
+    listed = _search(platform, "AuditEvent", "assessment", patient=patient_id)
+    assert any(f"ServiceRequest/{request_id}" in _whats(e) for e in listed)

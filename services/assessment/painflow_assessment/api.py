@@ -19,6 +19,7 @@ from starlette.responses import Response
 from painflow_assessment.handlers import AssessmentHandlers
 from painflow_assessment.provenance import read_provenance
 from painflow_assessment.tables import IntakeItem
+from painflow_shared.audit.trail import note_touched
 from painflow_shared.auth.guard import requires
 from painflow_shared.fhir.errors import InvalidRequest, MethodNotAllowed, NotFound
 from painflow_shared.fhir.http import read_fhir_body, read_patch
@@ -127,7 +128,10 @@ def worklist(session: SessionDep, status: str | None = None) -> list[dict[str, A
     query = select(IntakeItem).order_by(col(IntakeItem.updated_at).desc()).limit(200)
     if status:
         query = query.where(IntakeItem.status == status)
-    return [item.model_dump(mode="json") for item in session.exec(query).all()]
+    items = session.exec(query).all()
+    for item in items:  # the audit names each referral and patient the worklist showed
+        note_touched(f"ServiceRequest/{item.service_request_id}", [item.patient_id])
+    return [item.model_dump(mode="json") for item in items]
 
 
 @worklist_router.get("/{service_request_id}")
@@ -138,4 +142,5 @@ def worklist_item(service_request_id: str, session: SessionDep) -> dict[str, Any
         raise NotFound(
             f"no referral ServiceRequest/{service_request_id} on the assessment worklist"
         )
+    note_touched(f"ServiceRequest/{item.service_request_id}", [item.patient_id])
     return item.model_dump(mode="json")

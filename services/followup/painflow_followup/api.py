@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from painflow_followup.everything import everything, journey_of
 from painflow_followup.handlers import FollowupHandlers
+from painflow_shared.audit.trail import note_returned
 from painflow_shared.auth.guard import principal_of, requires
 from painflow_shared.fhir.errors import NotFound, UnsupportedSearch
 from painflow_shared.fhir.http import read_fhir_body
@@ -88,6 +89,7 @@ def patient_everything(
     may_see = principal_of(request).may_see
     bundle["entry"] = [e for e in bundle.get("entry", []) if may_see(e["resource"])]
     bundle["total"] = len(bundle["entry"])
+    note_returned(e["resource"] for e in bundle["entry"])  # the audit names what was returned
     return fhir_response(bundle)
 
 

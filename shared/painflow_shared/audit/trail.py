@@ -95,6 +95,13 @@ def note_returned(resources: Iterable[dict[str, Any]]) -> None:
         trail.note(resources)
 
 
+def note_touched(reference: str, patients: Iterable[str]) -> None:
+    """A resource a view returned without its body (a worklist row): its Type/id and patients."""
+    trail = _current.get()
+    if trail is not None:
+        trail.touch(reference, patients)
+
+
 def note_bundle(bundle: dict[str, Any]) -> None:
     """A Bundle POSTed to the base is a transaction or a batch: the audit says which."""
     trail = _current.get()
