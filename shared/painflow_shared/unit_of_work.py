@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opentelemetry import context as otel_context
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -61,6 +62,9 @@ class UnitOfWork:
     store: ResourceStore
     source: EventSource
     events: list[Envelope] = field(default_factory=list)
+    # the trace context each event was published in (its outbox row carries it): a consumer's
+    # batch commits many events at once, each caused by its own consumed event's span
+    _published_in: dict[str, otel_context.Context] = field(default_factory=dict, repr=False)
 
     def publish(
         self,
@@ -80,6 +84,7 @@ class UnitOfWork:
             include=include or [],
         )
         self.events.append(envelope)
+        self._published_in[envelope.id] = otel_context.get_current()
         return envelope
 
     def commit(self) -> None:
@@ -87,8 +92,14 @@ class UnitOfWork:
         request, its audit (one INSERT: AuditEvent and Provenances), then commit it all."""
         for envelope in self.events:
             topic = f"{self.source.topic_prefix}{topic_of(envelope.type)}"
-            record_event(self.session, topic, envelope, max_bytes=self.source.max_event_bytes)
+            published_in = self._published_in.get(envelope.id, otel_context.get_current())
+            token = otel_context.attach(published_in)
+            try:
+                record_event(self.session, topic, envelope, max_bytes=self.source.max_event_bytes)
+            finally:
+                otel_context.detach(token)
         self.events.clear()
+        self._published_in.clear()
         audited = stage_write_audit(self.session, self.store.written())
         self.session.commit()
         if audited is not None:

@@ -1,4 +1,5 @@
-"""The consumer loop: one event at a time, effects and inbox row in one transaction, then offset.
+"""The consumer loop: a polled batch in one transaction (effects, outbox and inbox rows), then
+the offsets; if any event of the batch fails, its events one at a time, each as below.
 
 - poison (unparseable, fails its contract) -> ``<topic>.dlq`` with the reason in headers, move on;
 - a valid event of a type this consumer has no handler for is acknowledged without effect
@@ -9,6 +10,8 @@
   broker, network, a remote server) are retried with exponential backoff, and after
   ``max_attempts`` the event goes to the DLQ too, so one bad event never blocks a partition;
 - the offset is committed only after the effects (or the DLQ write) are durable;
+- a batch's events are handled in order (per-patient order holds: a patient's events share a
+  partition) and each gets one effect, through the inbox, in the batch or alone (events/batch.py);
 - each event gets a processing span whose parent is the producer's span (from ``traceparent``).
 """
 
@@ -24,22 +27,25 @@ from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from painflow_shared.contracts import ContractViolation, EventContracts
+from painflow_shared.events.batch import Admitted, apply_batch, elapsed, next_offsets
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
+from painflow_shared.events.handler_failures import (
+    TRANSIENT_ERRORS,
+    classify_failure,
+    describe_failure,
+)
 from painflow_shared.events.inbox import already_handled, mark_handled
 from painflow_shared.events.topics import dlq_topic
 from painflow_shared.events.types import ALL_EVENT_TYPES
-from painflow_shared.fhir.errors import FhirError
 
 if TYPE_CHECKING:
     from painflow_shared.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+__all__ = ["TRANSIENT_ERRORS", "ConsumerStats", "EventConsumer", "classify_failure"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("painflow.consumer")
@@ -49,30 +55,7 @@ Handler = Callable[["UnitOfWork", Envelope], None]  # effects and events in one 
 Observer = Callable[[str, str, float], None]
 _EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
-
-
-# Failures that say nothing about the event itself: the same event may well succeed later.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,  # the database is down, restarting, or a connection broke
-    IntegrityError,  # a unique-key race with a concurrent writer: the retry sees its rows
-    PoolTimeout,
-    KafkaError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-def classify_failure(exc: BaseException) -> str | None:
-    """None when ``exc`` is worth retrying; otherwise the DLQ reason for a permanent failure."""
-    if isinstance(exc, FhirError):
-        return None if exc.status >= 500 else "rejected"
-    if isinstance(exc, PoisonMessage | ContractViolation):
-        return "rejected"
-    if isinstance(exc, TRANSIENT_ERRORS):
-        return None
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return None
-    return "handler-error"  # a bug fails the same way on every attempt: park it, move on
+POLL_TIMEOUT_MS = 200  # poll blocks this long for records: an idle consumer waits, not spins
 
 
 @dataclass
@@ -176,21 +159,58 @@ class EventConsumer:
             if self._stuck_unassigned(consumer, started):
                 self._forced_rejoin = True
                 raise RuntimeError("no partitions assigned although the topic has some; rejoining")
-            for record in consumer:  # iteration ends after consumer_timeout_ms without records
-                self.process(record)
+            polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)  # up to max_poll_records
+            records = [record for batch in polled.values() for record in batch]
+            if records:
+                self.process_batch(records)
                 # async: a lost commit only means a redelivery, which the inbox absorbs
-                consumer.commit_async(
-                    {
-                        TopicPartition(record.topic, record.partition): OffsetAndMetadata(
-                            record.offset + 1, "", -1
-                        )
-                    }
-                )
-                if self._stop.is_set():
-                    return
+                consumer.commit_async(next_offsets(records))
 
     def process(self, record: ConsumerRecord) -> None:
         """Handle one record to a durable outcome: effects committed, skipped, or dead-lettered."""
+        admitted = self._open(record)
+        if admitted is not None:
+            self._settle_alone(admitted)
+
+    def process_batch(self, records: list[ConsumerRecord]) -> None:
+        """Handle polled records to durable outcomes, the admitted ones in one transaction when
+        they all succeed; otherwise each alone, as ``process`` would (events/batch.py)."""
+        admitted = [a for a in map(self._open, records) if a is not None]
+        if not admitted:
+            return
+        try:
+            apply_batch(self.units, self.name, admitted)
+        except Exception as exc:
+            log.info(
+                "%s: a batch of %d events failed (%s); handling them one at a time",
+                self.name,
+                len(admitted),
+                type(exc).__name__,
+            )
+            for each in admitted:
+                self._settle_alone(each)
+            return
+        for each in admitted:
+            self._count(each.outcome)
+            self.observer(each.label, each.outcome, elapsed(each))
+            each.span.end()
+
+    def _count(self, outcome: str) -> None:
+        if outcome == "handled":
+            self.stats.handled += 1
+        else:
+            self.stats.duplicates += 1
+
+    def _settle_alone(self, admitted: Admitted) -> None:
+        """Today's path for one event: its own transaction, retries, the DLQ."""
+        record, envelope, span = admitted.record, admitted.envelope, admitted.span
+        with trace.use_span(span, end_on_exit=True):
+            outcome = self._handle_with_retries(record, envelope, admitted.handler, span)
+        self.observer(admitted.label, outcome, elapsed(admitted))
+
+    def _open(self, record: ConsumerRecord) -> Admitted | None:
+        """The record's span, and the record admitted; None when it is settled already: dead-
+        lettered as poison, or skipped (no handler for its type)."""
         headers = decode_headers_safely(record.headers)
         parent = propagate.extract(headers)
         ce_type = headers.get("ce_type", "")
@@ -199,7 +219,7 @@ class EventConsumer:
         started = time.perf_counter()
         # a metric label only ever takes a known type: a producer must not grow our series
         label = ce_type if ce_type in ALL_EVENT_TYPES else "unknown"
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             f"{self.name} process {ce_type}",
             context=parent,
             kind=SpanKind.CONSUMER,
@@ -210,28 +230,36 @@ class EventConsumer:
                 "messaging.kafka.offset": record.offset,
                 "messaging.consumer.group.name": self.name,
             },
-        ) as span:
-            try:
-                envelope = self._admit(record)
-            except PoisonMessage as exc:
-                span.set_status(Status(StatusCode.ERROR, "unparseable"))
-                self._dead_letter(record, "unparseable", str(exc))
-                self.observer(label, "dead_lettered", time.perf_counter() - started)
-                return
-            except ContractViolation as exc:
-                span.set_status(Status(StatusCode.ERROR, "contract violation"))
-                self._dead_letter(record, "contract-violation", exc.reason)
-                self.observer(label, "dead_lettered", time.perf_counter() - started)
-                return
-            span.set_attribute("messaging.message.id", envelope.id)
-            span.set_attribute("painflow.subject", envelope.subject)  # Patient/{id}: an id only
-            handler = self.handlers.get(envelope.type)
-            if handler is None:
-                self.stats.skipped += 1
-                self.observer(label, "skipped", time.perf_counter() - started)
-                return
-            outcome = self._handle_with_retries(record, envelope, handler, span)
-            self.observer(label, outcome, time.perf_counter() - started)
+        )
+        with trace.use_span(span, end_on_exit=False):
+            admitted = self._admit_or_settle(record, span, label, started)
+        if admitted is None:
+            span.end()
+        return admitted
+
+    def _admit_or_settle(
+        self, record: ConsumerRecord, span: trace.Span, label: str, started: float
+    ) -> Admitted | None:
+        try:
+            envelope = self._admit(record)
+        except PoisonMessage as exc:
+            span.set_status(Status(StatusCode.ERROR, "unparseable"))
+            self._dead_letter(record, "unparseable", str(exc))
+            self.observer(label, "dead_lettered", time.perf_counter() - started)
+            return None
+        except ContractViolation as exc:
+            span.set_status(Status(StatusCode.ERROR, "contract violation"))
+            self._dead_letter(record, "contract-violation", exc.reason)
+            self.observer(label, "dead_lettered", time.perf_counter() - started)
+            return None
+        span.set_attribute("messaging.message.id", envelope.id)
+        span.set_attribute("painflow.subject", envelope.subject)  # Patient/{id}: an id only
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            self.stats.skipped += 1
+            self.observer(label, "skipped", time.perf_counter() - started)
+            return None
+        return Admitted(record, envelope, handler, span, label, started)
 
     def _admit(self, record: ConsumerRecord) -> Envelope:
         envelope = parse_record(record.key, record.value, record.headers)
@@ -254,7 +282,7 @@ class EventConsumer:
                     span.set_attribute("error.type", type(exc).__name__)  # no message: PHI
                     span.set_status(Status(StatusCode.ERROR, "handler failed"))
                     reason = permanent or "retries-exhausted"
-                    self._dead_letter(record, reason, _describe(exc))
+                    self._dead_letter(record, reason, describe_failure(exc))
                     return "dead_lettered"
                 self.stats.retries += 1
                 self.observer(label, "retried", time.perf_counter() - attempt_started)
@@ -321,15 +349,6 @@ class EventConsumer:
             record.offset,
             reason,
         )
-
-
-def _describe(exc: BaseException) -> str:
-    """What went wrong, for the DLQ header: our own errors' reasons carry no patient data."""
-    if isinstance(exc, FhirError):
-        return f"{type(exc).__name__}: {exc.diagnostics}"
-    if isinstance(exc, ContractViolation):
-        return f"ContractViolation: {exc.reason}"
-    return type(exc).__name__  # other messages may quote data: the type alone
 
 
 def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]:

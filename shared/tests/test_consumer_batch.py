@@ -1,0 +1,169 @@
+"""A polled batch in one transaction, on PostgreSQL and a real broker (for the DLQ).
+
+What a consumer owes a batch: every good event's effects, outbox and inbox rows committed once,
+in a few statements for the whole batch; a poison event in it dead-lettered while the others
+still commit; an event it already handled (earlier, or twice in the batch) without effect.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from sqlalchemy import Engine, event
+from sqlmodel import Session, col, select
+
+from painflow_shared.events.clients import make_producer
+from painflow_shared.events.consumer import EventConsumer
+from painflow_shared.events.envelope import Envelope, PoisonMessage, build_event
+from painflow_shared.events.inbox import InboxEntry
+from painflow_shared.events.outbox import OutboxMessage
+from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.settings import SharedSettings
+from painflow_shared.unit_of_work import EventSource, UnitOfWork, UnitOfWorkFactory
+
+pytestmark = pytest.mark.integration
+RECEIVED = "painflow.referral.received"
+ACCEPTED = "painflow.referral.accepted"
+
+
+@dataclass
+class Delivered:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@pytest.fixture
+def settings(kafka: str) -> SharedSettings:
+    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
+
+
+@pytest.fixture
+def topic(settings: SharedSettings) -> Iterator[str]:
+    name = f"test-batch-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    yield name
+    admin.delete_topics([name, f"{name}.dlq"])
+    admin.close()
+
+
+def _records(topic: str, *patients: str, first_offset: int = 0) -> list[Delivered]:
+    records = []
+    for offset, patient in enumerate(patients, start=first_offset):
+        envelope = build_event(
+            event_type=RECEIVED,
+            service="referral",
+            base_url="http://x/fhir",
+            patient_id=patient,
+            focus=[{"resourceType": "Patient", "id": patient}],
+            include=[],
+        )
+        headers = [(k, v.encode()) for k, v in envelope.headers().items()]
+        records.append(Delivered(topic, 0, offset, patient.encode(), envelope.value(), headers))
+    return records
+
+
+def _publishes(uow: UnitOfWork, event: Envelope) -> None:
+    """An effect the database keeps: an event of its own in the outbox."""
+    if event.patient_id.startswith("poison"):
+        raise PoisonMessage("a referral event this consumer refuses")
+    patient = {"resourceType": "Patient", "id": event.patient_id}
+    uow.publish(ACCEPTED, patient_id=event.patient_id, focus=[patient])
+
+
+def _consumer(pg_engine: Engine, settings: SharedSettings) -> EventConsumer:
+    return EventConsumer(
+        name="unit",
+        units=UnitOfWorkFactory(pg_engine, SearchParamRegistry({}), EventSource("unit", "x")),
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        producer_factory=lambda: make_producer(settings, client_id="t"),
+        handlers={RECEIVED: _publishes},
+        max_attempts=3,
+        backoff_seconds=0.001,
+    )
+
+
+def _stored(pg_engine: Engine) -> tuple[list[str], list[str]]:
+    """The patients of the outbox's events, and the event ids in the inbox."""
+    with Session(pg_engine) as session:
+        outbox = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.seq))).all()
+        inbox = session.exec(select(InboxEntry.event_id)).all()
+    return [row.key for row in outbox], list(inbox)
+
+
+def _statements(engine: Engine) -> tuple[list[str], Any]:
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == me:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_batch_commits_every_event_once_in_a_few_statements(pg_engine, settings, topic):
+    consumer = _consumer(pg_engine, settings)
+    records = _records(topic, *(f"p{i}" for i in range(10)))
+    seen, stop_counting = _statements(pg_engine)
+    consumer.process_batch(records)  # type: ignore[arg-type]
+    stop_counting()
+    outbox, inbox = _stored(pg_engine)
+    assert outbox == [f"p{i}" for i in range(10)]  # in the batch's order
+    assert len(inbox) == 10
+    assert consumer.stats.handled == 10
+    # the inbox look-up, the outbox rows, the inbox rows: one statement each for all ten
+    assert len(seen) <= 3, seen
+
+
+def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_commit(
+    pg_engine, settings, topic
+):
+    consumer = _consumer(pg_engine, settings)
+    records = _records(topic, "p1", "poison", "p2")
+    consumer.process_batch(records)  # type: ignore[arg-type]
+    consumer.stop()
+    outbox, inbox = _stored(pg_engine)
+    assert outbox == ["p1", "p2"]
+    assert len(inbox) == 2
+    assert consumer.stats.handled == 2 and consumer.stats.dead_lettered == 1
+    assert consumer.stats.retries == 0
+    [headers] = _dead_letters(settings, topic)
+    assert headers["x-dlq-reason"] == b"rejected"
+    assert headers["x-dlq-original-offset"] == b"1"
+
+
+def test_an_event_handled_before_or_twice_in_a_batch_has_one_effect(pg_engine, settings, topic):
+    consumer = _consumer(pg_engine, settings)
+    first, second = _records(topic, "p1", "p2")
+    consumer.process(first)  # type: ignore[arg-type]
+    consumer.process_batch([first, second, second])  # type: ignore[list-item]
+    outbox, inbox = _stored(pg_engine)
+    assert outbox == ["p1", "p2"]
+    assert len(inbox) == 2
+    assert consumer.stats.handled == 2 and consumer.stats.duplicates == 2
+
+
+def _dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]:
+    dead = KafkaConsumer(
+        f"{topic}.dlq",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        group_id=None,
+        **settings.kafka_client_config(),
+    )
+    records = list(dead)
+    dead.close()
+    return [dict(record.headers) for record in records]
