@@ -123,7 +123,7 @@ def function_chart(observations: list[Resource], onset: str | None) -> Chart | N
         for o in scores
     ]
     title = f"Function ({name.upper()} %, lower is better)"
-    return line_chart(title, "%", points, _rules(baseline, line, rule), y_max=100)
+    return line_chart(title, f"{name.upper()} %", points, _rules(baseline, line, rule), y_max=100)
 
 
 def mme_chart(journey: Resource) -> Chart:
@@ -133,12 +133,17 @@ def mme_chart(journey: Resource) -> Chart:
             day=p.get("days_since_injury") or 0,
             value=p["value"],
             label=f"MME {p['value']:g}/day on day {p.get('days_since_injury')}",
-            marked=p["value"] >= 50,
+            marked=p["value"] >= THRESHOLDS["mme"]["lines"][0],
         )
         for p in series
     ]
-    rules = [Rule(limit, f"{limit} MME/day", "limit") for limit in THRESHOLDS["mme"]["lines"]]
-    return line_chart("Opioid load (MME per day)", "MME/day", points, rules)
+    caution, limit = THRESHOLDS["mme"]["lines"]
+    rules = [
+        Rule(caution, f"{caution} MME/day", "caution"),
+        Rule(limit, f"{limit} MME/day", "limit"),
+    ]
+    marked_as = f"at or above {caution} MME/day"
+    return line_chart("Opioid load (MME per day)", "MME/day", points, rules, marked_as=marked_as)
 
 
 def _rules(baseline: float | None, line: float | None, rule: Resource) -> list[Rule]:

@@ -1,8 +1,9 @@
-"""The clinic's pure view logic: chart geometry and marks, the journey's lines, queue order."""
+"""The clinic's pure view logic: charts and their marks, the journey's lines, queue order."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree as ET
 
 from painflow_clinic.charts import Point, Rule, important_change_line, line_chart
 from painflow_clinic.journey import describe, function_chart, mme_chart, nrs_chart, service_of
@@ -11,6 +12,7 @@ from painflow_clinic.pages.followups import bucket
 from painflow_clinic.pages.triage import queue_order
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_important_change_takes_whichever_rule_is_reached_first():
@@ -40,13 +42,13 @@ def test_nrs_chart_marks_the_baseline_the_threshold_and_the_improved_point():
     chart = nrs_chart(journey)
     assert [(r.kind, r.value) for r in chart.rules] == [("baseline", 7), ("threshold", 5)]
     assert [p.marked for p in chart.points] == [False, False, True]
-    assert chart.y(10) < chart.y(0)  # higher values are drawn higher
-    assert chart.path.startswith("M") and chart.path.count("L") == 2
+    assert chart.y_max == 10  # the whole NRS scale, whatever the values
+    assert [p.day for p in chart.points] == [21, 30, 63]
 
 
 def test_mme_chart_has_the_50_and_90_lines():
     chart = mme_chart({"series": {"mme": [{"value": 60, "days_since_injury": 3}]}})
-    assert [r.value for r in chart.rules] == [50, 90]
+    assert [(r.value, r.kind) for r in chart.rules] == [(50, "caution"), (90, "limit")]
     assert chart.points[0].marked and chart.y_max >= 90
 
 
@@ -72,11 +74,40 @@ def test_function_chart_uses_the_services_verdict_and_the_first_score_as_baselin
     assert function_chart([], None) is None
 
 
-def test_a_chart_without_points_still_has_axes():
-    chart = line_chart("t", "u", [], [Rule(5, "r", "limit")])
-    assert chart.points == () and chart.x_ticks and chart.y_ticks
-    single = line_chart("t", "u", [Point(1, 2, "p")])
-    assert single.path == f"M{single.x(1)},{single.y(2)}"
+def test_a_chart_is_inline_svg_without_script_or_inline_style():
+    points = [Point(3, 7, "NRS 7 on day 3"), Point(40, 4, "NRS 4 on day 40", marked=True)]
+    rules = [Rule(7, "baseline 7", "baseline"), Rule(5, "change at or below 5", "threshold")]
+    svg = ET.fromstring(str(line_chart("Pain", "NRS", points, rules, y_max=10).svg("c1")))
+    tags = {node.tag.rsplit("}", 1)[-1] for node in svg.iter()}
+    assert not tags & {"script", "style", "a", "foreignObject"}
+    assert all("style" not in node.attrib for node in svg.iter())  # the CSP allows none
+    assert svg.get("role") == "img" and svg.get("aria-labelledby") == "c1-title c1-desc"
+    assert _text(svg, "title", "c1-title") == "Pain by days since the injury"
+    assert "baseline 7; change at or below 5" in _text(svg, "desc", "c1-desc")
+    legend = [t.text for t in svg.iter(f"{SVG}text") if t.text and not t.text[0].isdigit()]
+    assert {"NRS", "clinically important change", "baseline 7"} <= set(legend)
+
+
+def test_marked_points_are_drawn_larger_and_titled_as_an_important_change():
+    chart = line_chart("Pain", "NRS", [Point(1, 2, "p"), Point(9, 1, "q", marked=True)])
+    svg = ET.fromstring(str(chart.svg("c2")))
+    marked = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "dots point marked"]
+    dots = [c for g in marked for c in g.iter(f"{SVG}circle")]
+    titles = [t.text for g in marked for t in g.iter(f"{SVG}title")]
+    assert len(dots) == 1 and float(dots[0].get("r") or 0) > 4
+    assert titles == ["q (clinically important change)"]
+
+
+def test_a_chart_without_values_says_so():
+    svg = ET.fromstring(str(line_chart("t", "u", []).svg("c3")))
+    assert "No values yet" in "".join(svg.itertext())
+    with_rules = line_chart("t", "u", [], [Rule(5, "r", "limit")])
+    assert with_rules.y_max >= 5  # the axes still reach the rule
+    assert "No values yet" not in "".join(ET.fromstring(str(with_rules.svg("c4"))).itertext())
+
+
+def _text(svg: ET.Element, tag: str, element_id: str) -> str:
+    return next(n.text or "" for n in svg.iter(f"{SVG}{tag}") if n.get("id") == element_id)
 
 
 def test_each_step_is_linked_at_the_service_that_made_it():
