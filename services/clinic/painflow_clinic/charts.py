@@ -10,6 +10,7 @@ has a <title>, and each chart a table beside it (templates/chart.html).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,6 +23,10 @@ from pygal.style import Style
 
 # the filter below edits xml.etree elements; pygal would switch to lxml if it were installed
 pygal_etree.to_etree()
+# pygal appends an old-style importer (find_module only, for pygal.maps plugins, which the clinic
+# does not use) to sys.meta_path; importlib users that call find_spec on every finder (pytest's
+# collection among them) then fail with AttributeError. Take it out again.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
 WIDTH, HEIGHT, LEGEND_ROW = 640, 266, 22  # each legend row (below the plot) adds height
 FONT = 'system-ui, "DejaVu Sans", sans-serif'

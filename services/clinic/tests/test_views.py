@@ -161,3 +161,12 @@ def test_booking_constraints_read_as_problems_to_see_before_booking():
     assert rows["problems"] == [
         {"kind": "hold", "parts": [("medication", "warfarin"), ("hold-hours", "120")]}
     ]
+
+
+def test_the_charts_leave_every_import_finder_usable():
+    """pygal adds a finder without find_spec; importlib callers (pytest's collection) need it."""
+    import sys
+
+    import painflow_clinic.charts  # noqa: F401
+
+    assert all(hasattr(finder, "find_spec") for finder in sys.meta_path)
