@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -131,19 +132,45 @@ def print_where() -> None:
     print("  journey     http://127.0.0.1:8004/journey/<patient id>\n", flush=True)
 
 
-def kafka(command: str, check: bool = True) -> int:
-    script = str(REPO / "deploy" / "kafka" / "kafka.sh")
-    return subprocess.run(["bash", script, command], check=check).returncode
+@dataclass(frozen=True)
+class LocalServer:
+    """A server `make up` reuses when one already answers, or starts with its script and marks
+    (``.run/<name>.started-by-up``), so that `make down` stops only what `make up` started."""
+
+    name: str
+    script: Path
+    mark: Path
+
+    def run(self, command: str, check: bool = True) -> int:
+        return subprocess.run(["bash", str(self.script), command], check=check).returncode
+
+    def reuse_or_start(self) -> bool:
+        """True when it answers now (reused, or started here); False when it would not start."""
+        if self.run("status", check=False) == 0:
+            print(f"{self.name}: already running: reusing it, and leaving it running", flush=True)
+            return True
+        if self.run("start", check=False) != 0:
+            return False
+        RUN.mkdir(parents=True, exist_ok=True)
+        self.mark.write_text("started by deploy/local/supervisor.py\n")
+        return True
+
+    def stop_if_started(self) -> None:
+        if self.mark.exists():
+            self.run("stop", check=False)
+            self.mark.unlink(missing_ok=True)
+        elif self.run("status", check=False) == 0:
+            print(f"{self.name}: not started by `make up`: left running", flush=True)
+
+
+KAFKA = LocalServer("kafka", REPO / "deploy" / "kafka" / "kafka.sh", BROKER_MARK)
+ZIPKIN = LocalServer("zipkin", REPO / "deploy" / "tracing" / "zipkin.sh", ZIPKIN_MARK)
+KEYCLOAK = LocalServer("keycloak", REPO / "deploy" / "keycloak" / "keycloak.sh", KEYCLOAK_MARK)
 
 
 def start_broker() -> None:
-    """Start the broker unless one already answers (then reuse it and never stop it)."""
-    if kafka("status", check=False) == 0:
-        print("kafka: a broker is already running: reusing it, and leaving it running", flush=True)
-        return
-    kafka("start")
-    RUN.mkdir(parents=True, exist_ok=True)
-    BROKER_MARK.write_text("started by deploy/local/supervisor.py\n")
+    if not KAFKA.reuse_or_start():
+        raise SystemExit("kafka: did not start (see .run/kafka/broker.log)")
 
 
 def set_up_kafka() -> None:
@@ -157,48 +184,15 @@ def set_up_kafka() -> None:
         )
 
 
-def stop_broker() -> None:
-    """Stop the broker only if start_broker started it."""
-    if BROKER_MARK.exists():
-        kafka("stop")
-        BROKER_MARK.unlink(missing_ok=True)
-    else:
-        print("kafka: not started by `make up`: left running", flush=True)
-
-
-def zipkin(command: str, check: bool = True) -> int:
-    script = str(REPO / "deploy" / "tracing" / "zipkin.sh")
-    return subprocess.run(["bash", script, command], check=check).returncode
-
-
 def start_trace_viewer() -> None:
     """Start Zipkin unless one already answers (then reuse it and never stop it), and point
     every service at it. Not when OTLP names another collector; no viewer is no failure."""
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return
-    if zipkin("status", check=False) == 0:
-        print("zipkin: already running: reusing it, and leaving it running", flush=True)
-    elif zipkin("start", check=False) == 0:
-        RUN.mkdir(parents=True, exist_ok=True)
-        ZIPKIN_MARK.write_text("started by deploy/local/supervisor.py\n")
-    else:
+    if not ZIPKIN.reuse_or_start():
         print("zipkin: did not start; spans go to .run/logs/<service>.log instead", flush=True)
         return
     os.environ.setdefault("PAINFLOW_ZIPKIN_ENDPOINT", f"{ZIPKIN_URL}/api/v2/spans")
-
-
-def stop_trace_viewer() -> None:
-    """Stop Zipkin only if start_trace_viewer started it."""
-    if ZIPKIN_MARK.exists():
-        zipkin("stop", check=False)
-        ZIPKIN_MARK.unlink(missing_ok=True)
-    elif zipkin("status", check=False) == 0:
-        print("zipkin: not started by `make up`: left running", flush=True)
-
-
-def keycloak(command: str, check: bool = True) -> int:
-    script = str(REPO / "deploy" / "keycloak" / "keycloak.sh")
-    return subprocess.run(["bash", script, command], check=check).returncode
 
 
 def start_identity_provider() -> None:
@@ -206,12 +200,7 @@ def start_identity_provider() -> None:
     every service at its realm. Not when PAINFLOW_AUTH_ISSUER names another identity provider."""
     if os.environ.get("PAINFLOW_AUTH_ISSUER", ISSUER).rstrip("/") != ISSUER:
         return
-    if keycloak("status", check=False) == 0:
-        print("keycloak: already running: reusing it, and leaving it running", flush=True)
-    elif keycloak("start", check=False) == 0:
-        RUN.mkdir(parents=True, exist_ok=True)
-        KEYCLOAK_MARK.write_text("started by deploy/local/supervisor.py\n")
-    else:
+    if not KEYCLOAK.reuse_or_start():
         raise SystemExit(
             "keycloak: did not start (see .run/keycloak/keycloak.log); no service "
             "can check a token without it"
@@ -220,13 +209,16 @@ def start_identity_provider() -> None:
     os.environ.setdefault("PAINFLOW_AUTH_AUDIENCE", "painflow")
 
 
+def stop_broker() -> None:
+    KAFKA.stop_if_started()
+
+
+def stop_trace_viewer() -> None:
+    ZIPKIN.stop_if_started()
+
+
 def stop_identity_provider() -> None:
-    """Stop Keycloak only if start_identity_provider started it."""
-    if KEYCLOAK_MARK.exists():
-        keycloak("stop", check=False)
-        KEYCLOAK_MARK.unlink(missing_ok=True)
-    elif keycloak("status", check=False) == 0:
-        print("keycloak: not started by `make up`: left running", flush=True)
+    KEYCLOAK.stop_if_started()
 
 
 def run() -> None:
