@@ -337,19 +337,8 @@ cmd_stop() {
     fi
     return 0
   fi
-  log "stopping (pid $pid) ..."
-  local started=$SECONDS
-  kill -TERM "$pid" 2>/dev/null || true
-  while alive "$pid" && (( SECONDS - started < KAFKA_STOP_TIMEOUT )); do sleep 0.5; done
-  if alive "$pid"; then
-    log "still running after ${KAFKA_STOP_TIMEOUT} s: sending KILL to $pid"
-    kill -KILL "$pid" 2>/dev/null || true
-    local _
-    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
-    alive "$pid" && die "pid $pid survived KILL"
-  fi
+  terminate "$pid" "$KAFKA_STOP_TIMEOUT"
   rm -f "$PID_FILE"
-  log "stopped ($((SECONDS - started)) s)"
 }
 
 cmd_status() {

@@ -235,23 +235,15 @@ cmd_start() {
 
 cmd_stop() {
   take_lock "$KC_DIR" $((KEYCLOAK_READY_TIMEOUT + KEYCLOAK_STOP_TIMEOUT + 60))
-  local pid started=$SECONDS _
+  local pid
   if ! pid=$(our_pid); then
     rm -f "$PID_FILE"
     log "not running (not started by this script)"
     return 0
   fi
-  log "stopping (pid $pid) ..."
-  kill -TERM "$pid" 2>/dev/null || true  # kc.sh forwards it to the JVM and waits for it
-  while alive "$pid" && (( SECONDS - started < KEYCLOAK_STOP_TIMEOUT )); do sleep 0.2; done
-  if alive "$pid"; then
-    log "still running after ${KEYCLOAK_STOP_TIMEOUT} s: sending KILL to its process group $pid"
-    kill -KILL -- "-$pid" 2>/dev/null || true  # setsid made the launcher its group's leader
-    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
-    alive "$pid" && die "pid $pid survived KILL"
-  fi
+  # kc.sh forwards TERM to the JVM and waits for it; setsid made it its group's leader
+  terminate "$pid" "$KEYCLOAK_STOP_TIMEOUT" group
   rm -f "$PID_FILE"
-  log "stopped ($((SECONDS - started)) s)"
 }
 
 cmd_status() {

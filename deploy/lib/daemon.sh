@@ -51,3 +51,19 @@ show_logs() { # file [-f|N]: the last N (200) lines of a server's log, or follow
     *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: $DAEMON_NAME.sh logs [-f|N]"; tail -n "$1" "$file" ;;
   esac
 }
+
+terminate() { # pid timeout [group]: TERM, wait up to timeout s, then KILL (its process group
+  # when the third argument is "group", for a launcher setsid made a group leader); logs the time
+  local pid=$1 timeout=$2 target=$1 started=$SECONDS _
+  [[ ${3:-} == group ]] && target="-$1"
+  log "stopping (pid $pid) ..."
+  kill -TERM "$pid" 2>/dev/null || true
+  while alive "$pid" && (( SECONDS - started < timeout )); do sleep 0.2; done
+  if alive "$pid"; then
+    log "still running after ${timeout} s: sending KILL to ${target#-}${3:+ (its process group)}"
+    kill -KILL -- "$target" 2>/dev/null || true
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
+    alive "$pid" && die "pid $pid survived KILL"
+  fi
+  log "stopped ($((SECONDS - started)) s)"
+}

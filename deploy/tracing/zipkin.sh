@@ -166,23 +166,14 @@ cmd_start() {
 
 cmd_stop() {
   take_lock "$ZIPKIN_DIR" $((ZIPKIN_READY_TIMEOUT + ZIPKIN_STOP_TIMEOUT + 60))
-  local pid started=$SECONDS _
+  local pid
   if ! pid=$(our_pid); then
     rm -f "$PID_FILE"
     log "not running (not started by this script)"
     return 0
   fi
-  log "stopping (pid $pid) ..."
-  kill -TERM "$pid" 2>/dev/null || true
-  while alive "$pid" && (( SECONDS - started < ZIPKIN_STOP_TIMEOUT )); do sleep 0.2; done
-  if alive "$pid"; then
-    log "still running after ${ZIPKIN_STOP_TIMEOUT} s: sending KILL to $pid"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
-    alive "$pid" && die "pid $pid survived KILL"
-  fi
+  terminate "$pid" "$ZIPKIN_STOP_TIMEOUT"
   rm -f "$PID_FILE"
-  log "stopped ($((SECONDS - started)) s)"
 }
 
 cmd_status() {
