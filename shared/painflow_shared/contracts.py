@@ -5,6 +5,10 @@ Producers' tests validate what they emit; consumers validate what they receive a
 message that fails to the dead-letter topic (a poison message). A reason names where the
 message went wrong and what the contract wanted; the only value it ever quotes is an unknown
 ce_type, so it can go in logs and DLQ headers without carrying patient data.
+
+A message is first checked by a compiled validator (jsonschema-rs, `contract_fast`) that
+answers as the Python one does; only a message it rejects goes through `jsonschema`, which
+says why. A contract it could not compile keeps the Python validator alone (`fast` is None).
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
+
+from painflow_shared.contract_fast import compile_fast, fast_is_valid, fast_registry
 
 # The schemas' $id prefix; the $refs in asyncapi.yaml resolve against it as they do on disk.
 CONTRACTS_URI = "https://painflow.dev/contracts/"
@@ -42,10 +49,18 @@ def default_contracts_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class _Schema:
+    """One schema: the Python validator says why; the compiled one, when there is one, is fast."""
+
+    python: Draft202012Validator
+    fast: jsonschema_rs.Validator | None
+
+
+@dataclass(frozen=True)
 class _Contract:
     topic: str
-    headers: Draft202012Validator
-    value: Draft202012Validator
+    headers: _Schema
+    value: _Schema
 
 
 class EventContracts:
@@ -53,15 +68,21 @@ class EventContracts:
 
     def __init__(self, contracts_dir: Path) -> None:
         document = yaml.safe_load((contracts_dir / "asyncapi.yaml").read_text("utf-8"))
-        registry = _schema_registry(contracts_dir / "schemas")
+        schemas = _schema_documents(contracts_dir / "schemas")
+        registries = (_schema_registry(schemas), fast_registry(schemas))
         self._contracts = {
             message["name"]: _Contract(
                 topic=topic,
-                headers=_validator(message["headers"], registry),
-                value=_validator(message["payload"], registry),
+                headers=_validator(message["headers"], *registries),
+                value=_validator(message["payload"], *registries),
             )
             for topic, message in _event_messages(document)
         }
+
+    def compiled(self, event_type: str) -> bool:
+        """Whether both of the type's schemas have the compiled fast path."""
+        contract = self._contract(event_type)
+        return contract.headers.fast is not None and contract.value.fast is not None
 
     def event_types(self) -> set[str]:
         return set(self._contracts)
@@ -86,14 +107,16 @@ class EventContracts:
         return contract
 
 
-def _schema_registry(schemas_dir: Path) -> Registry:
-    resources = [
-        (
-            f"{CONTRACTS_URI}schemas/{path.name}",
-            Resource.from_contents(json.loads(path.read_text("utf-8"))),
-        )
+def _schema_documents(schemas_dir: Path) -> list[tuple[str, Any]]:
+    """(uri, schema) for every schema file, under the URI its $refs resolve against."""
+    return [
+        (f"{CONTRACTS_URI}schemas/{path.name}", json.loads(path.read_text("utf-8")))
         for path in sorted(schemas_dir.glob("*.schema.json"))
     ]
+
+
+def _schema_registry(schemas: list[tuple[str, Any]]) -> Registry:
+    resources = [(uri, Resource.from_contents(contents)) for uri, contents in schemas]
     return Registry().with_resources(resources)
 
 
@@ -107,14 +130,21 @@ def _event_messages(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, A
             yield channel["address"], messages[link["$ref"].rsplit("/", 1)[-1]]
 
 
-def _validator(schema_object: dict[str, Any], registry: Registry) -> Draft202012Validator:
-    """A validator for the schema that an AsyncAPI (multi-format) schema object references."""
+def _validator(
+    schema_object: dict[str, Any], registry: Registry, fast: jsonschema_rs.Registry | None
+) -> _Schema:
+    """Validators for the schema that an AsyncAPI (multi-format) schema object references."""
     uri = urljoin(f"{CONTRACTS_URI}asyncapi.yaml", schema_object["schema"]["$ref"])
-    return Draft202012Validator({"$ref": uri}, registry=registry)
+    return _Schema(
+        python=Draft202012Validator({"$ref": uri}, registry=registry),
+        fast=compile_fast({"$ref": uri}, fast),
+    )
 
 
-def _check(validator: Draft202012Validator, instance: object, part: str) -> None:
-    error = best_match(validator.iter_errors(instance))
+def _check(schema: _Schema, instance: object, part: str) -> None:
+    if schema.fast is not None and fast_is_valid(schema.fast, instance):
+        return
+    error = best_match(schema.python.iter_errors(instance))
     if error is not None:
         raise ContractViolation(f"{part} {error.json_path}: {_expected(error)}")
 
