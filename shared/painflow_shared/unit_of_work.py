@@ -17,7 +17,7 @@ unit tests without PostgreSQL or Kafka, through the very code production runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +37,10 @@ from painflow_shared.events.types import topic_of
 from painflow_shared.fhir.errors import Conflict
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.fhir.store import ResourceStore
+from painflow_shared.rows import StagedRows
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class ConcurrentWrite(Conflict):
@@ -65,6 +67,22 @@ class UnitOfWork:
     # the trace context each event was published in (its outbox row carries it): a consumer's
     # batch commits many events at once, each caused by its own consumed event's span
     _published_in: dict[str, otel_context.Context] = field(default_factory=dict, repr=False)
+    _rows: StagedRows = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rows = StagedRows(self.session)
+
+    def get(self, model: type[M], key: Any) -> M | None:
+        """The ``model`` row with primary key ``key`` as this unit of work sees it, the rows it
+        added and has not flushed yet included, without flushing them: a consumer's batch keeps
+        every event's rows staged until its commit (one multi-row INSERT per table), where
+        ``Session.get`` would flush what the events before it staged."""
+        return self._rows.get(model, key)
+
+    def load(self, model: type[Any], keys: Iterable[Any]) -> None:
+        """Read these ``model`` rows in one query (without flushing), so that ``get`` of any of
+        them next costs no statement, whether it is stored or not."""
+        self._rows.load(model, keys)
 
     def publish(
         self,

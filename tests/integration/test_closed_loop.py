@@ -112,9 +112,9 @@ def test_outcomes_move_the_task_in_progress_and_discharge_completes_it(platform,
 def test_followup_events_do_not_advance_a_referral_nobody_accepted(platform, kafka):
     patient_id, request_id = post_referral(platform)
     outcome = _pain_score(patient_id, "obs-2", 5)
-    _publish(platform, kafka, FollowupEvent.OUTCOME_RECORDED, patient_id, [outcome])
     consumers = platform.runtime("referral").consumers
-    before = sum(c.stats.handled for c in consumers)
+    before = sum(c.stats.handled for c in consumers)  # counted before it can be handled
+    _publish(platform, kafka, FollowupEvent.OUTCOME_RECORDED, patient_id, [outcome])
     wait_for(
         lambda: sum(c.stats.handled for c in consumers) > before,
         what="the referral consumer to handle it",

@@ -101,10 +101,17 @@ def _accept(platform: Any, request_id: str) -> None:
 
 
 def _shows(platform: Any, request_id: str, milestone: str) -> dict[str, Any]:
-    return wait_for(
-        lambda: (task := _task(platform, request_id)) and _milestone(task) == milestone and task,
-        what=f"the triage Task to show {milestone}",
-    )
+    """The first version of the triage Task that shows ``milestone``. The real services answer
+    this test's events too (the follow-up schedules its plan on procedure-performed and
+    publishes followup-scheduled), so a later milestone may already have replaced it."""
+
+    def shown() -> dict[str, Any] | None:
+        task_id = _task(platform, request_id)["id"]
+        history = api.get(f"{platform.fhir('referral')}/Task/{task_id}/_history").json()
+        versions = [e["resource"] for e in history.get("entry") or [] if "resource" in e]
+        return next((v for v in reversed(versions) if _milestone(v) == milestone), None)
+
+    return dict(wait_for(shown, what=f"the triage Task to show {milestone}"))
 
 
 def test_each_step_shows_on_the_task_and_discharge_completes_only_its_referral(platform, kafka):

@@ -126,7 +126,8 @@ def full_url(event: Envelope, resource: dict[str, Any]) -> str:
 def _track(ctx: AssessmentContext, event: Envelope, referral: dict[str, Any]) -> None:
     """The convenience worklist (``GET /worklist``): where each referral stands."""
     episode = event.first("EpisodeOfCare")
-    item = ctx.session.get(IntakeItem, referral["id"]) or IntakeItem(
+    # no flush: the events before this one in a consumer's batch keep their rows staged
+    item = ctx.uow.get(IntakeItem, referral["id"]) or IntakeItem(
         service_request_id=referral["id"],
         patient_id=event.patient_id,
         status="",

@@ -26,7 +26,7 @@ BASELINE_EVENTS = frozenset({AssessmentEvent.COMPLETED, AssessmentEvent.NOT_CAND
 def record_event(ctx: FollowupContext, event: Envelope) -> None:
     """The journey row of any event; copies and baselines of other services' events."""
     published = aware(parse_fhir_date(event.time) or utcnow())
-    if ctx.session.get(JourneyEvent, event.id) is not None:
+    if ctx.uow.get(JourneyEvent, event.id) is not None:  # no flush of what a batch staged
         return  # the same event republished under its id: one row
     entry = journey_entry(
         event_id=event.id,
@@ -83,12 +83,12 @@ def _start_journey(ctx: FollowupContext, event: Envelope, published: datetime) -
 
 def _keep_copies(ctx: FollowupContext, event: Envelope, published: datetime) -> None:
     episode = event.first("EpisodeOfCare")
-    for entry in event.bundle.get("entry") or []:
-        resource = entry.get("resource") or {}
-        if resource.get("resourceType") in NOT_COPIED or not resource.get("id"):
-            continue
+    resources = [e.get("resource") or {} for e in event.bundle.get("entry") or []]
+    copied = [r for r in resources if r.get("resourceType") not in NOT_COPIED and r.get("id")]
+    ctx.uow.load(ResourceCopy, [(r["resourceType"], r["id"]) for r in copied])  # one query
+    for resource in copied:
         key = (resource["resourceType"], resource["id"])
-        copy = ctx.session.get(ResourceCopy, key)
+        copy = ctx.uow.get(ResourceCopy, key)
         if copy is not None and aware(copy.seen_at) > published:
             continue  # a newer event already brought a newer version
         fields: dict[str, Any] = {
@@ -111,7 +111,7 @@ def _keep_copies(ctx: FollowupContext, event: Envelope, published: datetime) -> 
 def _keep_baseline(ctx: FollowupContext, event: Envelope, published: datetime) -> None:
     impression = event.first("ClinicalImpression") or {}
     measured = aware(parse_fhir_date(impression.get("date")) or published)
-    current = ctx.session.get(IntakeBaseline, event.patient_id)
+    current = ctx.uow.get(IntakeBaseline, event.patient_id)
     if current is not None and aware(current.measured_at) > measured:
         return  # a later intake already set the baseline
     baseline = current or IntakeBaseline(patient_id=event.patient_id, measured_at=measured)

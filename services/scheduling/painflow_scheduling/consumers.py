@@ -17,7 +17,7 @@ from painflow_scheduling.changes import cancel_for
 from painflow_scheduling.context import SchedulingContext
 from painflow_scheduling.orders import is_procedure_order, keep_order, open_orders
 from painflow_scheduling.recheck import recheck_patient
-from painflow_scheduling.records import keep_record, localise
+from painflow_scheduling.records import RECORD_TYPES, keep_record, localise
 from painflow_scheduling.tables import FollowedReferral
 from painflow_scheduling.tasks import close_tasks, schedule_task
 from painflow_shared.codes import TaskType
@@ -68,16 +68,28 @@ def follow_referral(ctx: SchedulingContext, event: Envelope) -> None:
     referral = event.first("ServiceRequest")
     if referral is None or not isinstance(referral.get("id"), str):
         raise PoisonMessage("a referral event without its ServiceRequest")
-    row = ctx.session.get(FollowedReferral, referral["id"]) or FollowedReferral(
+    # no flush: the events before this one in a consumer's batch keep their rows staged
+    row = ctx.uow.get(FollowedReferral, referral["id"]) or FollowedReferral(
         referral_id=referral["id"], patient_id=event.patient_id
     )
     row.open = event.type not in CLOSES
     ctx.session.add(row)
+    ctx.store.load(_record_keys(event))  # the copies keep_record compares: one query
     if keep_record(ctx, event):
         recheck_patient(ctx, event.patient_id)
     if event.type == ReferralEvent.CANCELLED:
         for order in _orders_from(ctx, event.patient_id, referral["id"]):
             end_request(ctx, {**order, "status": "revoked"}, "referral cancelled")
+
+
+def _record_keys(event: Envelope) -> list[tuple[str, str]]:
+    types = {"Patient", *RECORD_TYPES, "Observation"}
+    return [
+        (r["resourceType"], r["id"])
+        for t in types
+        for r in event.resources(t)
+        if isinstance(r.get("id"), str)
+    ]
 
 
 def _orders_from(ctx: SchedulingContext, patient_id: str, referral_id: str) -> list[dict[str, Any]]:
