@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
 from sqlalchemy import Engine
 
 from painflow_shared.db import make_engine, migrate
+from painflow_shared.settings import SharedSettings
 from painflow_shared.testing.infra import pg_admin_url, scratch_databases
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,3 +37,32 @@ def pg_engine(shared_pg_url: str) -> Iterator[Engine]:
         )
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def settings(kafka: str) -> SharedSettings:
+    """Settings for the library's own tests on the run's broker."""
+    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
+
+
+@contextmanager
+def scratch_topic(
+    settings: SharedSettings,
+    purpose: str,
+    *,
+    partitions: int,
+    dlq: bool = False,
+    configs: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A topic (and its ``.dlq``) unique to one test, deleted afterwards."""
+    name = f"test-{purpose}-{uuid.uuid4().hex[:10]}"
+    topics = [NewTopic(name, partitions, 1, topic_configs=configs or {})]
+    if dlq:
+        topics.append(NewTopic(f"{name}.dlq", 1, 1))
+    admin = KafkaAdminClient(**settings.kafka_client_config())
+    admin.create_topics(topics)
+    try:
+        yield name
+    finally:
+        admin.delete_topics([t.name for t in topics])
+        admin.close()

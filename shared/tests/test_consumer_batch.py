@@ -8,14 +8,12 @@ still commit; an event it already handled (earlier, or twice in the batch) witho
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer
 from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
@@ -27,6 +25,8 @@ from painflow_shared.events.outbox import OutboxMessage
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.unit_of_work import EventSource, UnitOfWork, UnitOfWorkFactory
+
+from .conftest import scratch_topic
 
 pytestmark = pytest.mark.integration
 RECEIVED = "painflow.referral.received"
@@ -44,18 +44,9 @@ class Delivered:
 
 
 @pytest.fixture
-def settings(kafka: str) -> SharedSettings:
-    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
-
-
-@pytest.fixture
 def topic(settings: SharedSettings) -> Iterator[str]:
-    name = f"test-batch-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(**settings.kafka_client_config())
-    admin.create_topics([NewTopic(name, 1, 1), NewTopic(f"{name}.dlq", 1, 1)])
-    yield name
-    admin.delete_topics([name, f"{name}.dlq"])
-    admin.close()
+    with scratch_topic(settings, "batch", partitions=1, dlq=True) as name:
+        yield name
 
 
 def _records(topic: str, *patients: str, first_offset: int = 0) -> list[Delivered]:

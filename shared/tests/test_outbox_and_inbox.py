@@ -6,13 +6,11 @@ Each test gets its own topic, so ordering and acknowledgement are the broker's, 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
@@ -28,23 +26,16 @@ from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
+from .conftest import scratch_topic
+
 pytestmark = pytest.mark.integration
 EVENT = "painflow.referral.received"
 
 
 @pytest.fixture
-def settings(kafka: str) -> SharedSettings:
-    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
-
-
-@pytest.fixture
 def topic(settings: SharedSettings) -> Iterator[str]:
-    name = f"test-outbox-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(**settings.kafka_client_config())
-    admin.create_topics([NewTopic(name, 3, 1), NewTopic(f"{name}.dlq", 1, 1)])
-    yield name
-    admin.delete_topics([name, f"{name}.dlq"])
-    admin.close()
+    with scratch_topic(settings, "outbox", partitions=3, dlq=True) as name:
+        yield name
 
 
 def _event(patient: str) -> Envelope:

@@ -12,13 +12,11 @@ import json
 import logging
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -32,6 +30,8 @@ from painflow_shared.observability import ServiceMetrics
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
 
+from .conftest import scratch_topic
+
 pytestmark = pytest.mark.integration
 EVENT = "painflow.referral.received"
 SMALL_LIMIT = 64 * 1024  # the producer's max_request_size before the "fix"
@@ -41,22 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def settings(kafka: str) -> SharedSettings:
-    return SharedSettings(service_name="unit", kafka_bootstrap_servers=kafka, trace_console=False)
-
-
-def _create_topic(settings: SharedSettings, configs: dict[str, str] | None = None) -> Iterator[str]:
-    name = f"test-parking-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(**settings.kafka_client_config())
-    admin.create_topics([NewTopic(name, 3, 1, topic_configs=configs or {})])
-    yield name
-    admin.delete_topics([name])
-    admin.close()
-
-
-@pytest.fixture
 def topic(settings: SharedSettings) -> Iterator[str]:
-    yield from _create_topic(settings)
+    with scratch_topic(settings, "parking", partitions=3) as name:
+        yield name
 
 
 def _event(patient: str, padding: int = 0) -> Envelope:
@@ -186,14 +173,11 @@ def test_an_oversized_event_is_parked_and_the_next_50_are_delivered_in_order(
 def test_a_record_the_broker_refuses_is_parked_alone(pg_engine, settings):
     """The topic's max.message.bytes is below the producer's limit: the broker refuses the
     record, kafka-python fails everything in flight with it, and only that record is parked."""
-    topic_iter = _create_topic(settings, {"max.message.bytes": str(SMALL_LIMIT)})
-    topic = next(topic_iter)
-    try:
+    small = {"max.message.bytes": str(SMALL_LIMIT)}
+    with scratch_topic(settings, "parking", partitions=3, configs=small) as topic:
         staged, oversized = _staged_with_an_oversized_event(pg_engine, topic)
         _drain(_relay(pg_engine, settings, 1024 * 1024, batch=200))
         received = _read_all(settings, topic, 53)
-    finally:
-        next(topic_iter, None)
     for patient, ids in staged.items():
         assert _first_seen_in_order(received, patient) == ids
     assert [e.event_id for e in list_parked(pg_engine)] == [oversized]
