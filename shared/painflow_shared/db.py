@@ -24,7 +24,16 @@ def make_engine(database_url: str) -> Engine:
     # No ping per checkout (a round trip per transaction): connections are recycled before a
     # server or proxy timeout would drop them, and a connection that broke anyway fails its
     # transaction with a DBAPIError that invalidates the pool (a consumer retries the event).
-    return create_engine(database_url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # force_custom_plan: psycopg prepares a statement after five runs and the server would then
+    # keep one generic plan for it, chosen while the tables were still empty (a scan that grows
+    # with them): each run is planned for its values instead (tests/test_db_plans.py).
+    return create_engine(
+        database_url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+    )
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:
