@@ -220,3 +220,20 @@ def test_the_operator_command_retries_parked_events_after_the_limit_is_raised(
     assert _first_seen_in_order(received, "p1") == [before[0], first]
     assert _first_seen_in_order(received, "p2") == [before[1], second]
     assert list_parked(pg_engine) == [] and _row(pg_engine, first).sent_at is not None
+
+
+def test_only_the_relay_holding_the_lock_publishes(pg_engine, settings, topic):
+    """Replicas share one outbox: a relay whose lock another replica holds publishes nothing,
+    and takes over once that replica's transaction ends (the lock and the batch's read are one
+    statement)."""
+    ids = _stage(pg_engine, topic, ("p1", "p2"))
+    relay = _relay(pg_engine, settings, 1024 * 1024)
+    with pg_engine.connect() as other_replica:
+        other_replica.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": 0x7061696E})
+        assert relay.relay_once() == 0
+        assert relay.pending() == 2
+        other_replica.rollback()  # the other replica's round ends
+    assert relay.relay_once() == 2
+    relay.stop()
+    assert relay.pending() == 0
+    assert sorted(event_id for _, event_id in _read_all(settings, topic, 2)) == sorted(ids)

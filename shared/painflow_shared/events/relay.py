@@ -32,8 +32,9 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
-from sqlalchemy import Engine, event, text
-from sqlmodel import Session
+from sqlalchemy import Engine, event, func
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from painflow_shared.db import is_postgres, session_scope
 from painflow_shared.events.failures import describe, is_permanent
@@ -155,10 +156,8 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were settled (marked sent or parked)."""
         with session_scope(self.engine) as session:
-            if not self._elected(session):
-                return 0
-            rows = list(session.exec(pending_rows().limit(self.batch_size)).all())
-            if not rows:
+            rows = list(session.exec(self._claim()).all())
+            if not rows:  # nothing pending, or another replica's relay holds the lock
                 return 0
             producer = self._ensure_producer()
             send = self._one_by_one if self._careful else self._pipelined
@@ -237,14 +236,14 @@ class OutboxRelay:
         with Session(self.engine) as session:
             return outbox_backlog(session)
 
-    def _elected(self, session: Session) -> bool:
+    def _claim(self) -> SelectOfScalar[OutboxMessage]:
+        """The next batch; on PostgreSQL only for the elected relay, in the same round trip: the
+        advisory lock is a one-time filter of the query, held until this transaction ends."""
+        query = pending_rows().limit(self.batch_size)
         if not is_postgres(self.engine):
-            return True
-        return bool(
-            session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK_KEY}
-            ).scalar()
-        )
+            return query
+        elected = select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)).scalar_subquery()
+        return query.where(elected)
 
     def _ensure_producer(self) -> KafkaProducer:
         if self._producer is None:
