@@ -11,13 +11,18 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from painflow_shared import json_codec
+
 
 def make_engine(database_url: str) -> Engine:
     """One engine per service; SQLite gets WAL and foreign keys, PostgreSQL a small pool."""
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=json_codec.dumps,
+            json_deserializer=json_codec.loads,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -33,6 +38,8 @@ def make_engine(database_url: str) -> Engine:
         max_overflow=10,
         pool_recycle=1800,
         connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
     )
 
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from painflow_shared import json_codec
 from painflow_shared.fhir.dates import fhir_instant
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.media import FHIR_JSON
@@ -63,7 +64,7 @@ class Envelope:
         }
 
     def value(self) -> bytes:
-        return json.dumps(self.bundle, separators=(",", ":")).encode("utf-8")
+        return json_codec.dumps_bytes(self.bundle)
 
 
 def build_event(
@@ -131,7 +132,7 @@ def parse_record(
     if headers["ce_specversion"] != "1.0":
         raise PoisonMessage("ce_specversion must be 1.0")
     try:
-        bundle = json.loads((value or b"").decode("utf-8"))
+        bundle = json_codec.loads(value or b"")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PoisonMessage(f"value is not JSON: {exc}") from exc
     _check_bundle(bundle, headers)
