@@ -23,6 +23,7 @@ from painflow_shared.auth.guard import Authenticator, authorize, make_authentica
 from painflow_shared.auth.smart import smart_router
 from painflow_shared.contracts import EventContracts
 from painflow_shared.db import make_engine, migrate
+from painflow_shared.events.batch import Preload
 from painflow_shared.events.clients import make_consumer, make_producer
 from painflow_shared.events.consumer import EventConsumer, Handler
 from painflow_shared.events.outbox import OutboxMessage
@@ -62,6 +63,8 @@ class ServiceDeclaration:
     resources: list[ResourceCapability]
     routers: list[APIRouter] = field(default_factory=list)
     subscriptions: dict[str, dict[str, Handler]] = field(default_factory=dict)
+    # the rows a polled batch's handlers will look up, read in one query per table first
+    preload: Preload | None = None
     system_interactions: tuple[str, ...] = ()
     publishes: bool = True
 
@@ -204,6 +207,7 @@ def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> 
         max_attempts=settings.consumer_max_attempts,
         backoff_seconds=settings.consumer_backoff_seconds,
         before_connect=topics.ensure,
+        preload=declaration.preload,
     )
     runtime.consumers.append(consumer)
     runtime.watch_consumer(consumer, real_topics)

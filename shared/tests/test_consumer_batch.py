@@ -158,3 +158,37 @@ def _dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]
     records = list(dead)
     dead.close()
     return [dict(record.headers) for record in records]
+
+
+def test_a_preload_sees_the_batch_s_new_events_once_before_any_handler(pg_engine, settings, topic):
+    consumer = _consumer(pg_engine, settings)
+    log: list[str] = []
+    consumer.preload = lambda _uow, events: log.append(
+        "preload " + ",".join(e.patient_id for e in events)
+    )
+
+    def handle(uow: UnitOfWork, event: Envelope) -> None:
+        log.append(f"handle {event.patient_id}")
+        _publishes(uow, event)
+
+    consumer.handlers = {RECEIVED: handle}
+    first, second, third = _records(topic, "p1", "p2", "p3")
+    consumer.process(first)  # type: ignore[arg-type]  # alone: no batch, no preload
+    consumer.process_batch([first, second, third, third])  # type: ignore[list-item]
+    # once, first, with only what neither the inbox nor the batch itself had already
+    assert log == ["handle p1", "preload p2,p3", "handle p2", "handle p3"]
+    assert _stored(pg_engine)[0] == ["p1", "p2", "p3"]
+
+
+def test_a_failing_preload_costs_the_batch_its_fast_path_not_its_events(pg_engine, settings, topic):
+    consumer = _consumer(pg_engine, settings)
+
+    def broken(_uow: UnitOfWork, _events: list[Envelope]) -> None:
+        raise KeyError("id")  # e.g. an event shaped unlike what the preload expects
+
+    consumer.preload = broken
+    consumer.process_batch(_records(topic, "p1", "p2"))  # type: ignore[arg-type]
+    consumer.stop()
+    outbox, inbox = _stored(pg_engine)
+    assert outbox == ["p1", "p2"] and len(inbox) == 2  # each handled alone, as without a batch
+    assert consumer.stats.handled == 2 and consumer.stats.dead_lettered == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from painflow_assessment import api
+from painflow_assessment import api, consumers
 from painflow_assessment.handlers import AssessmentHandlers
 from painflow_assessment.policies import load_assessment_policies
 from painflow_assessment.search import assessment_registry, capabilities
@@ -38,6 +38,7 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
         local_bases=settings.local_bases(),
     )
     declaration.subscriptions.update(handlers.subscriptions())
+    declaration.preload = consumers.preload
     app.state.assessment = handlers
     _seed_on_start(app, handlers)
     return app

@@ -11,7 +11,7 @@ order), so a replay, or the same fact sent again under another event id, changes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from painflow_assessment import intakes, ordering, record
@@ -19,6 +19,7 @@ from painflow_assessment.context import AssessmentContext
 from painflow_assessment.domain.intake import plan_next_step
 from painflow_assessment.domain.orders import order_from_service_request
 from painflow_assessment.domain.problems import Problem
+from painflow_assessment.search import RECORD_TYPES
 from painflow_assessment.tables import IntakeItem
 from painflow_assessment.tasks import urgent_review_task
 from painflow_shared.codes import CodeSystem
@@ -26,6 +27,7 @@ from painflow_shared.events.envelope import Envelope, PoisonMessage
 from painflow_shared.events.types import FollowupEvent, ReferralEvent, SchedulingEvent
 from painflow_shared.fhir.dates import utcnow
 from painflow_shared.fhir.ids import new_id
+from painflow_shared.unit_of_work import UnitOfWork
 
 WORKLIST_STATUS: dict[str, str] = {
     ReferralEvent.RECEIVED: "awaiting-triage",
@@ -140,6 +142,21 @@ def _track(ctx: AssessmentContext, event: Envelope, referral: dict[str, Any]) ->
     item.episode_id = episode["id"] if episode else item.episode_id
     item.last_event_id, item.last_event_type, item.updated_at = event.id, event.type, utcnow()
     ctx.session.add(item)
+
+
+def preload(uow: UnitOfWork, events: Sequence[Envelope]) -> None:
+    """A polled batch's worklist rows and record copies, one query each (events/batch.py):
+    ``_track`` and ``record.keep_record`` then find them without a statement per event."""
+    referrals = [e.first("ServiceRequest") for e in events if e.type in WORKLIST_STATUS]
+    uow.load(IntakeItem, [r["id"] for r in referrals if r and isinstance(r.get("id"), str)])
+    uow.store.load(
+        (t, r["id"])
+        for e in events
+        if e.type in WORKLIST_STATUS
+        for t in RECORD_TYPES
+        for r in e.resources(t)
+        if isinstance(r.get("id"), str)
+    )
 
 
 EVENT_HANDLERS: dict[str, Callable[[AssessmentContext, Envelope], None]] = {

@@ -62,6 +62,7 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
     app = build_service(settings, declaration)
     handlers = FollowupHandlers(app.state.runtime.units, policies, settings)
     declaration.subscriptions.update(handlers.subscriptions())
+    declaration.preload = handlers.preload
     app.state.followup = handlers
     _run_overdue_job(app, handlers)
     return app

@@ -7,7 +7,7 @@ the four topics is kept for the journey (journal.py); some also act (``ACTIONS``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -47,6 +47,9 @@ class FollowupHandlers:
         """Each topic its own subscription: every event type of it, with this context."""
         by_topic = {topic: enum for enum, topic in TOPIC_OF_EVENTS.items()}
         return {topic: {str(t): self.handle for t in by_topic[topic]} for topic in TOPICS}
+
+    def preload(self, uow: UnitOfWork, events: Sequence[Envelope]) -> None:
+        journal.preload(self.context(uow), events)
 
     def handle(self, uow: UnitOfWork, event: Envelope) -> None:
         ctx = self.context(uow)

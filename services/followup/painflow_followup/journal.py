@@ -7,6 +7,7 @@ overwrites a newer copy); the journey sorts by each step's clinical time, not ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,24 @@ def record_event(ctx: FollowupContext, event: Envelope) -> None:
         _keep_baseline(ctx, event, published)
 
 
+def preload(ctx: FollowupContext, events: Sequence[Envelope]) -> None:
+    """A polled batch's journey rows, copies and baselines, one query each (events/batch.py):
+    ``record_event`` then finds them without a statement per event."""
+    ctx.uow.load(JourneyEvent, [e.id for e in events])
+    others = [e for e in events if e.source != f"/painflow/{ctx.settings.service_name}"]
+    ctx.uow.load(ResourceCopy, [key for e in others for key in _copied_keys(e)])
+    ctx.uow.load(IntakeBaseline, {e.patient_id for e in events if e.type in BASELINE_EVENTS})
+
+
+def _copied(event: Envelope) -> list[Resource]:
+    resources = [e.get("resource") or {} for e in event.bundle.get("entry") or []]
+    return [r for r in resources if r.get("resourceType") not in NOT_COPIED and r.get("id")]
+
+
+def _copied_keys(event: Envelope) -> list[tuple[str, str]]:
+    return [(r["resourceType"], r["id"]) for r in _copied(event)]
+
+
 def trace_id_of(traceparent: str | None) -> str | None:
     """The trace id of a W3C ``traceparent`` (``00-<trace id>-<span id>-<flags>``)."""
     parts = (traceparent or "").split("-")
@@ -83,9 +102,8 @@ def _start_journey(ctx: FollowupContext, event: Envelope, published: datetime) -
 
 def _keep_copies(ctx: FollowupContext, event: Envelope, published: datetime) -> None:
     episode = event.first("EpisodeOfCare")
-    resources = [e.get("resource") or {} for e in event.bundle.get("entry") or []]
-    copied = [r for r in resources if r.get("resourceType") not in NOT_COPIED and r.get("id")]
-    ctx.uow.load(ResourceCopy, [(r["resourceType"], r["id"]) for r in copied])  # one query
+    copied = _copied(event)
+    ctx.uow.load(ResourceCopy, _copied_keys(event))  # one query (none after a batch's preload)
     for resource in copied:
         key = (resource["resourceType"], resource["id"])
         copy = ctx.uow.get(ResourceCopy, key)

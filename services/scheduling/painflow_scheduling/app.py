@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
-from painflow_scheduling import api
+from painflow_scheduling import api, consumers
 from painflow_scheduling.handlers import SchedulingHandlers
 from painflow_scheduling.operations import definitions_for
 from painflow_scheduling.policies import load_scheduling_policies
@@ -43,6 +43,7 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
         local_bases=settings.local_bases(),
     )
     declaration.subscriptions.update(handlers.subscriptions())
+    declaration.preload = consumers.preload
     app.state.scheduling = handlers
     return app
 

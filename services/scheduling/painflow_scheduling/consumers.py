@@ -8,7 +8,7 @@ bookings); ``cancelled`` cancels the requests that follow from that referral.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlmodel import select
@@ -24,6 +24,7 @@ from painflow_shared.codes import TaskType
 from painflow_shared.events.envelope import Envelope, PoisonMessage
 from painflow_shared.events.types import AssessmentEvent, ReferralEvent
 from painflow_shared.fhir.references import reference_of, reference_string
+from painflow_shared.unit_of_work import UnitOfWork
 
 ContextHandler = Callable[[SchedulingContext, Envelope], None]
 REVOKED = frozenset({"revoked", "entered-in-error"})
@@ -80,6 +81,15 @@ def follow_referral(ctx: SchedulingContext, event: Envelope) -> None:
     if event.type == ReferralEvent.CANCELLED:
         for order in _orders_from(ctx, event.patient_id, referral["id"]):
             end_request(ctx, {**order, "status": "revoked"}, "referral cancelled")
+
+
+def preload(uow: UnitOfWork, events: Sequence[Envelope]) -> None:
+    """A polled batch's followed referrals and record copies, one query each (events/batch.py):
+    ``follow_referral`` then finds them without a statement per event."""
+    referral_events = [e for e in events if e.type in REFERRAL_HANDLERS]
+    referrals = [e.first("ServiceRequest") for e in referral_events]
+    uow.load(FollowedReferral, [r["id"] for r in referrals if r and isinstance(r.get("id"), str)])
+    uow.store.load(key for e in referral_events for key in _record_keys(e))
 
 
 def _record_keys(event: Envelope) -> list[tuple[str, str]]:

@@ -39,7 +39,18 @@ class Admitted:
     outcome: str = ""  # handled or duplicate, once its batch committed
 
 
-def apply_batch(units: UnitOfWorkFactory, consumer: str, batch: Sequence[Admitted]) -> None:
+# A service's look-ups for a whole batch before its handlers run (``UnitOfWork.load``,
+# ``ResourceStore.load``): the rows each handler would read one event at a time, in one query
+# per table. It only reads; a handler still decides everything, and finds the rows loaded.
+Preload = Callable[["UnitOfWork", Sequence[Envelope]], None]
+
+
+def apply_batch(
+    units: UnitOfWorkFactory,
+    consumer: str,
+    batch: Sequence[Admitted],
+    preload: Preload | None = None,
+) -> None:
     """Handle ``batch`` in one unit of work; an event already in the inbox (or twice in the
     batch) has no effect. Raises whatever a handler or the commit raised, having committed
     nothing; ``outcome`` is set on every event once this returns."""
@@ -51,8 +62,11 @@ def apply_batch(units: UnitOfWorkFactory, consumer: str, batch: Sequence[Admitte
                 admitted.outcome = "duplicate"
                 continue
             seen.add(admitted.envelope.id)
-            _handle(uow, admitted)
             handled.append(admitted)
+        if preload is not None and handled:
+            preload(uow, [a.envelope for a in handled])
+        for admitted in handled:
+            _handle(uow, admitted)
         for admitted in handled:  # added last: one multi-row INSERT at the commit
             _mark(uow, consumer, admitted)
     for admitted in handled:

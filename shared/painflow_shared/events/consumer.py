@@ -31,7 +31,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from painflow_shared.contracts import ContractViolation, EventContracts
-from painflow_shared.events.batch import Admitted, apply_batch, elapsed, next_offsets
+from painflow_shared.events.batch import Admitted, Preload, apply_batch, elapsed, next_offsets
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
 from painflow_shared.events.handler_failures import (
     TRANSIENT_ERRORS,
@@ -80,8 +80,10 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
         before_connect: Callable[[], None] = lambda: None,
+        preload: Preload | None = None,
     ) -> None:
         self.name = name
+        self.preload = preload  # a batch's look-ups in one query per table (events/batch.py)
         self.units = units
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
@@ -179,7 +181,7 @@ class EventConsumer:
         if not admitted:
             return
         try:
-            apply_batch(self.units, self.name, admitted)
+            apply_batch(self.units, self.name, admitted, self.preload)
         except Exception as exc:
             log.info(
                 "%s: a batch of %d events failed (%s); handling them one at a time",
