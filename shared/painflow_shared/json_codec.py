@@ -11,20 +11,23 @@ what ``json`` raises for bad input (``orjson.JSONDecodeError`` is a ``json.JSOND
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-_LONG_INTEGER = re.compile(r"\d{19}")
+# every digit as 0: a run of 19 zeros then means 19 digits in a row (a C-speed test; a regular
+# expression took six times as long as orjson's whole parse)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def loads(text: str | bytes) -> Any:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
     if isinstance(text, bytes):
-        text = text.decode("utf-8")  # a UnicodeDecodeError, as json.loads of bytes would not say
-    if _LONG_INTEGER.search(text):
-        return json.loads(text)
-    return orjson.loads(text)
+        text.decode("utf-8")  # a UnicodeDecodeError, where json.loads of bytes would not say
+    if _NINETEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO):
+        return json.loads(raw)
+    return orjson.loads(raw)
 
 
 def dumps(value: Any) -> str:
