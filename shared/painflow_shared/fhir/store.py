@@ -48,6 +48,7 @@ class ResourceStore:
         self._index: dict[Key, list[IndexRow]] = {}  # index rows of what was written here
         self._unflushed: set[Key] = set()  # ... whose rows wait for the session's next flush
         self._unindexed: set[Key] = set()  # no index rows in the database
+        self._versions: list[dict[str, Any]] = []  # history rows for the session's next flush
         self._listening = False
 
     def create(self, resource: dict[str, Any], *, resource_id: str | None = None) -> dict[str, Any]:
@@ -202,16 +203,19 @@ class ResourceStore:
         return resource
 
     def _add_version(self, row: StoredResource, method: str) -> None:
-        self.session.add(
-            ResourceVersion(
-                resource_type=row.resource_type,
-                id=row.id,
-                version_id=row.version_id,
-                last_updated=row.last_updated,
-                deleted=row.deleted,
-                method=method,
-                content=row.content,
-            )
+        """The history row, written with the index rows after the session's next flush (Core,
+        one executemany): an ORM object per version cost more than the rest of the write. Its
+        resource row is always staged with it, so that flush always comes."""
+        self._versions.append(
+            {
+                "resource_type": row.resource_type,
+                "id": row.id,
+                "version_id": row.version_id,
+                "last_updated": row.last_updated,
+                "deleted": row.deleted,
+                "method": method,
+                "content": row.content,
+            }
         )
 
     def _reindex(self, key: Key, resource: dict[str, Any] | None) -> None:
@@ -229,15 +233,19 @@ class ResourceStore:
         self._index[key] = [] if resource is None else self._index_rows(key, resource)
         self._unflushed.add(key)
         if not self._listening:
-            event.listen(self.session, "after_flush", self._write_index)
+            event.listen(self.session, "after_flush", self._write_staged)
             self._listening = True
 
-    def _write_index(self, session: Session, _context: object) -> None:
-        """After the session's flush (its rows are in): this unit of work's index rows."""
+    def _write_staged(self, session: Session, _context: object) -> None:
+        """After the session's flush (its resource rows are in): this unit of work's history
+        and index rows, one executemany each (one round trip each in psycopg's pipeline)."""
+        versions, self._versions = self._versions, []
+        if versions:
+            session.connection().execute(insert(ResourceVersion.__table__), versions)  # type: ignore[attr-defined]
         keys, self._unflushed = self._unflushed, set()
         rows = [row for key in keys for row in self._index.get(key, [])]
         self._unindexed -= {key for key in keys if self._index.get(key)}
-        if rows:  # executemany: one statement, one round trip in psycopg's pipeline
+        if rows:
             session.connection().execute(insert(SearchIndexEntry.__table__), rows)  # type: ignore[attr-defined]
 
     def _index_rows(self, key: Key, resource: dict[str, Any]) -> list[IndexRow]:
