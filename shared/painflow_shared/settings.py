@@ -103,6 +103,11 @@ class SharedSettings(BaseSettings):
     relay_poll_seconds: float = 0.05
     relay_batch_size: int = 200
     start_background_workers: bool = True
+    # the served process's garbage collector (serve.tune_gc): generation thresholds, "" keeps
+    # Python's (700,10,10), which under load ran a collection every few hundred allocations
+    gc_thresholds: str = Field(
+        "50000,20,50", validation_alias=_env("PAINFLOW_GC_THRESHOLDS", "gc_thresholds")
+    )
 
     max_body_bytes: int = 5 * 1024 * 1024
     # the largest event a request may cause (its serialized Bundle); a larger one is 413. At most

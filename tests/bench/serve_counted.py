@@ -27,6 +27,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from painflow_shared.serve import tune_gc
+from painflow_shared.settings import SharedSettings
+
 SERVICE = os.environ.get("BENCH_SERVICE", "referral")
 OUT = Path(os.environ.get("BENCH_SQL_DIR", "."))
 _counts: Counter[str] = Counter()
@@ -66,7 +69,9 @@ def create_app() -> Any:
     """The service's app, as its ``__main__`` builds it, with statements counted."""
     event.listen(Engine, "before_cursor_execute", _count)
     threading.Thread(target=_writer, name="bench-sql-counts", daemon=True).start()
-    return import_module(f"painflow_{SERVICE}.app").create_app()
+    app = import_module(f"painflow_{SERVICE}.app").create_app()
+    tune_gc(os.environ.get("PAINFLOW_GC_THRESHOLDS", SharedSettings().gc_thresholds))  # as serve()
+    return app
 
 
 def main() -> None:
