@@ -25,14 +25,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.kafka import KafkaInstrumentor
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Engine, event, func, update
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -73,6 +73,7 @@ class _Round:
     settled: int = 0  # rows marked sent or parked
     held: bool = False  # a row failed retriably: it and the rest wait
     reset: bool = False  # the broker refused a record: this producer has failed for good
+    sent: list[int] = field(default_factory=list)  # seq of each acknowledged row
 
 
 class OutboxRelay:
@@ -99,6 +100,7 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._careful = False  # after the broker refused a record: send one at a time
+        self._claim_query: SelectOfScalar[OutboxMessage] | None = None
         self.healthy = True  # False while the last attempt to publish failed (readiness says so)
         # (event type, seconds from send to the broker's acknowledgement): a metrics hook
         self.observer: Callable[[str, float], None] = lambda _type, _seconds: None
@@ -162,6 +164,7 @@ class OutboxRelay:
             producer = self._ensure_producer()
             send = self._one_by_one if self._careful else self._pipelined
             outcome = send(session, producer, rows)
+            _mark_sent(session, outcome.sent)
         if outcome.reset:
             self._reset_producer()
         if outcome.held:
@@ -185,6 +188,8 @@ class OutboxRelay:
                 outcome.held = True
                 break
             outcome.settled += 1
+            if error is None:
+                outcome.sent.append(row.seq)  # type: ignore[arg-type]
         return outcome
 
     def _one_by_one(
@@ -199,6 +204,8 @@ class OutboxRelay:
                 outcome.held = True
                 return outcome
             outcome.settled += 1
+            if error is None:
+                outcome.sent.append(row.seq)  # type: ignore[arg-type]
             if error is not None and not isinstance(ack, Exception):
                 outcome.reset = True  # the broker refused it; the next batch needs a new producer
                 break
@@ -238,12 +245,15 @@ class OutboxRelay:
 
     def _claim(self) -> SelectOfScalar[OutboxMessage]:
         """The next batch; on PostgreSQL only for the elected relay, in the same round trip: the
-        advisory lock is a one-time filter of the query, held until this transaction ends."""
-        query = pending_rows().limit(self.batch_size)
-        if not is_postgres(self.engine):
-            return query
-        elected = select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)).scalar_subquery()
-        return query.where(elected)
+        advisory lock is a one-time filter of the query, held until this transaction ends.
+        Built once: SQLAlchemy caches a statement's compiled form on the statement itself."""
+        if self._claim_query is None:
+            query = pending_rows().limit(self.batch_size)
+            if is_postgres(self.engine):
+                lock = func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)
+                query = query.where(select(lock).scalar_subquery())
+            self._claim_query = query
+        return self._claim_query
 
     def _ensure_producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -294,10 +304,9 @@ class OutboxRelay:
     def _settle(
         self, session: Session, row: OutboxMessage, error: Exception | None, *, may_park: bool
     ) -> bool:
-        """Mark ``row`` sent, parked or failed; True when the rows after it may go on."""
+        """Mark ``row`` parked or failed (``_mark_sent`` marks the acknowledged ones, all in
+        one statement); True when the rows after it may go on."""
         if error is None:
-            row.sent_at = utcnow()
-            session.add(row)
             if self.on_published:
                 self.on_published(row)
             return True
@@ -318,3 +327,10 @@ class OutboxRelay:
         session.add(row)
         log.warning("event %s not acknowledged: %s", row.event_id, reason)
         return False
+
+
+def _mark_sent(session: Session, seqs: list[int]) -> None:
+    """The acknowledged rows, sent now: one UPDATE (Core, no ORM flush of each row object)."""
+    if seqs:
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        session.execute(update(table).where(table.c.seq.in_(seqs)).values(sent_at=utcnow()))
