@@ -56,6 +56,12 @@ Observer = Callable[[str, str, float], None]
 _EVENT_TYPE = re.compile(r"^painflow\.[a-z]+\.[a-z-]+$")
 UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 POLL_TIMEOUT_MS = 200  # poll blocks this long for records: an idle consumer waits, not spins
+# kafka-python 3.0.12 sometimes loses its heartbeat schedule after joining a group: its next
+# heartbeat stays "due now", so poll() fetches with a zero wait in a loop and one idle consumer
+# burns a whole core (seen right after start, in one start in four to eight). Empty polls that
+# keep the thread this busy mean that state; a new consumer (a rejoin) leaves it.
+SPINNING_CPU_SHARE = 0.5
+SPINNING_POLLS = 3
 
 
 @dataclass
@@ -156,13 +162,19 @@ class EventConsumer:
 
     def _drain(self, consumer: KafkaConsumer) -> None:
         started = time.monotonic()
+        spinning = 0  # empty polls in a row that kept this thread busy
         while not self._stop.is_set():
             self._assigned = bool(consumer.assignment())
             if self._stuck_unassigned(consumer, started):
                 self._forced_rejoin = True
                 raise RuntimeError("no partitions assigned although the topic has some; rejoining")
+            wall, cpu = time.monotonic(), time.thread_time()
             polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)  # up to max_poll_records
             records = [record for batch in polled.values() for record in batch]
+            busy = time.thread_time() - cpu > SPINNING_CPU_SHARE * (time.monotonic() - wall)
+            spinning = spinning + 1 if busy and not records else 0
+            if spinning >= SPINNING_POLLS:
+                raise RuntimeError("poll() spins without waiting (kafka-python); rejoining")
             if records:
                 self.process_batch(records)
                 # async: a lost commit only means a redelivery, which the inbox absorbs

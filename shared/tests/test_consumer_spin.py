@@ -1,0 +1,66 @@
+"""An idle consumer waits in poll(); one whose poll() keeps its thread busy without returning
+anything is in kafka-python's lost-heartbeat state and rejoins (pure logic: a scripted
+consumer stands in for KafkaConsumer, whose state cannot be provoked on demand)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from painflow_shared.events.consumer import SPINNING_POLLS, EventConsumer
+from painflow_shared.fhir.search_params import SearchParamRegistry
+from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
+
+
+class Scripted:
+    """Assigned one partition; each poll waits or burns CPU for 30 ms and returns nothing."""
+
+    def __init__(self, owner: EventConsumer, *, spin: bool, polls: int = 10) -> None:
+        self.owner, self.spin, self.left, self.calls = owner, spin, polls, 0
+
+    def assignment(self) -> set[str]:
+        return {"partition-0"}
+
+    def poll(self, timeout_ms: int) -> dict[Any, Any]:
+        self.calls += 1
+        self.left -= 1
+        if self.left <= 0:
+            self.owner._stop.set()  # the test's end
+        until = time.monotonic() + 0.03
+        if self.spin:
+            while time.monotonic() < until:  # kafka-python's zero-wait fetch loop
+                pass
+        else:
+            time.sleep(0.03)  # waiting for records, as a healthy poll does
+        return {}
+
+
+def _consumer() -> EventConsumer:
+    units = UnitOfWorkFactory(
+        create_engine("sqlite://"), SearchParamRegistry({}), EventSource("t", "x")
+    )
+    return EventConsumer(
+        name="t",
+        units=units,
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        producer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        handlers={},
+    )
+
+
+def test_a_poll_that_spins_without_records_makes_the_consumer_rejoin() -> None:
+    consumer = _consumer()
+    spinning = Scripted(consumer, spin=True)
+    with pytest.raises(RuntimeError, match="spins"):
+        consumer._drain(spinning)  # type: ignore[arg-type]
+    assert spinning.calls == SPINNING_POLLS  # noticed within a few polls, not after seconds
+
+
+def test_an_idle_poll_that_waits_is_left_alone() -> None:
+    consumer = _consumer()
+    waiting = Scripted(consumer, spin=False, polls=10)
+    consumer._drain(waiting)  # type: ignore[arg-type]  # returns when stopped, no rejoin
+    assert waiting.calls == 10
