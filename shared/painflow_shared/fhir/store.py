@@ -10,9 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, event, insert, or_, tuple_
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    Table,
+    and_,
+    delete,
+    event,
+    insert,
+    or_,
+    tuple_,
+)
 from sqlmodel import Session, col, select
 
+from painflow_shared import json_codec
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.ids import new_id
@@ -241,12 +255,12 @@ class ResourceStore:
         and index rows, one executemany each (one round trip each in psycopg's pipeline)."""
         versions, self._versions = self._versions, []
         if versions:
-            session.connection().execute(insert(ResourceVersion.__table__), versions)  # type: ignore[attr-defined]
+            _insert_rows(session, ResourceVersion.__table__, versions)  # type: ignore[attr-defined]
         keys, self._unflushed = self._unflushed, set()
         rows = [row for key in keys for row in self._index.get(key, [])]
         self._unindexed -= {key for key in keys if self._index.get(key)}
         if rows:
-            session.connection().execute(insert(SearchIndexEntry.__table__), rows)  # type: ignore[attr-defined]
+            _insert_rows(session, SearchIndexEntry.__table__, rows)  # type: ignore[attr-defined]
 
     def _index_rows(self, key: Key, resource: dict[str, Any]) -> list[IndexRow]:
         return [
@@ -260,6 +274,44 @@ class ResourceStore:
             }
             for value in self.registry.index_values(resource)
         ]
+
+
+def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows in one statement. On PostgreSQL one ``INSERT ... SELECT FROM unnest(...)``
+    with an array per column: one Bind/Execute, where an executemany (even pipelined) sends,
+    and the server executes, one per row (a referral's ~25 index rows). Elsewhere executemany."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = [c for c in table.columns if c.name in rows[0]]
+    arrays = [f"%(c{i})s::{_array_type(c)}" for i, c in enumerate(columns)]
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+        f"SELECT * FROM unnest({', '.join(arrays)})"
+    )
+    values: dict[str, list[Any]] = {f"c{i}": [] for i in range(len(columns))}
+    for row in rows:
+        for i, column in enumerate(columns):
+            value = row[column.name]
+            values[f"c{i}"].append(json_codec.dumps(value) if _is_json(column) else value)
+    connection.exec_driver_sql(statement, values)
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSON)
+
+
+def _array_type(column: Column[Any]) -> str:
+    if _is_json(column):
+        return "json[]"
+    if isinstance(column.type, DateTime):
+        return "timestamptz[]" if column.type.timezone else "timestamp[]"
+    if isinstance(column.type, Boolean):
+        return "boolean[]"
+    if isinstance(column.type, Integer):  # BigInteger too
+        return "bigint[]"
+    return "text[]"
 
 
 def _points_at(rows: list[IndexRow], sources: Sequence[Key], reference: str) -> bool:
