@@ -100,6 +100,15 @@ class SharedSettings(BaseSettings):
     consumer_group: str = ""  # defaults to painflow-<service>
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
+    # a fetch waits for this many bytes or this long, whichever comes first: under load a few
+    # events per fetch and per transaction instead of one (issue 12); idle, an event waits at
+    # most the wait (kafka-python's defaults: 1 byte, 500 ms)
+    consumer_fetch_min_bytes: int = Field(
+        1, ge=1, validation_alias=_env("PAINFLOW_FETCH_MIN_BYTES", "consumer_fetch_min_bytes")
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        500, ge=0, validation_alias=_env("PAINFLOW_FETCH_MAX_WAIT_MS", "consumer_fetch_max_wait_ms")
+    )
     relay_poll_seconds: float = 0.05
     relay_batch_size: int = 200
     start_background_workers: bool = True

@@ -44,6 +44,8 @@ def make_consumer(settings: SharedSettings, *topics: str, group_id: str) -> Kafk
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         metadata_max_age_ms=5_000,  # see topics created after we subscribed within seconds
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         **settings.kafka_client_config(),
     )
 
