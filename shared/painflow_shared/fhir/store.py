@@ -285,7 +285,7 @@ def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         connection.execute(insert(table), rows)
         return
     columns = [c for c in table.columns if c.name in rows[0]]
-    arrays = [f"%(c{i})s::{_array_type(c)}" for i, c in enumerate(columns)]
+    arrays = [f"%(c{i})b::{_array_type(c)}" for i, c in enumerate(columns)]
     statement = (
         f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
         f"SELECT * FROM unnest({', '.join(arrays)})"
