@@ -4,6 +4,7 @@ consumer stands in for KafkaConsumer, whose state cannot be provoked on demand).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -17,6 +18,8 @@ from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
 class Scripted:
     """Assigned one partition; each poll waits or burns CPU for 30 ms and returns nothing."""
+
+    config = {"client_id": "t-consumer"}
 
     def __init__(self, owner: EventConsumer, *, spin: bool, polls: int = 10) -> None:
         self.owner, self.spin, self.left, self.calls = owner, spin, polls, 0
@@ -57,6 +60,27 @@ def test_a_poll_that_spins_without_records_makes_the_consumer_rejoin() -> None:
     with pytest.raises(RuntimeError, match="spins"):
         consumer._drain(spinning)  # type: ignore[arg-type]
     assert spinning.calls == SPINNING_POLLS  # noticed within a few polls, not after seconds
+
+
+def test_a_spin_in_the_client_s_io_thread_counts_too() -> None:
+    """kafka-python's fetch loop hands the work to its I/O thread while poll() waits on it."""
+    consumer = _consumer()
+    waiting = Scripted(consumer, spin=False)
+    done = threading.Event()
+
+    def io_loop() -> None:
+        while not done.is_set():
+            pass
+
+    io = threading.Thread(target=io_loop, name="kafka-io-t-consumer", daemon=True)
+    io.start()
+    try:
+        with pytest.raises(RuntimeError, match="spins"):
+            consumer._drain(waiting)  # type: ignore[arg-type]
+    finally:
+        done.set()
+        io.join()
+    assert waiting.calls == SPINNING_POLLS
 
 
 def test_an_idle_poll_that_waits_is_left_alone() -> None:

@@ -17,6 +17,7 @@ the offsets; if any event of the batch fails, its events one at a time, each as 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -58,8 +59,9 @@ UNASSIGNED_LIMIT_SECONDS = 15.0  # see EventConsumer._stuck_unassigned
 POLL_TIMEOUT_MS = 200  # poll blocks this long for records: an idle consumer waits, not spins
 # kafka-python 3.0.12 sometimes loses its heartbeat schedule after joining a group: its next
 # heartbeat stays "due now", so poll() fetches with a zero wait in a loop and one idle consumer
-# burns a whole core (seen right after start, in one start in four to eight). Empty polls that
-# keep the thread this busy mean that state; a new consumer (a rejoin) leaves it.
+# burns a whole core, between the polling thread and the client's I/O thread (seen right after
+# start, in about one bench start in four). Empty polls that keep those two threads this busy
+# mean that state; a new consumer (a rejoin) leaves it.
 SPINNING_CPU_SHARE = 0.5
 SPINNING_POLLS = 3
 
@@ -168,10 +170,11 @@ class EventConsumer:
             if self._stuck_unassigned(consumer, started):
                 self._forced_rejoin = True
                 raise RuntimeError("no partitions assigned although the topic has some; rejoining")
-            wall, cpu = time.monotonic(), time.thread_time()
+            clocks = _client_clocks(consumer)
+            wall, cpu = time.monotonic(), _cpu(clocks)
             polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)  # up to max_poll_records
             records = [record for batch in polled.values() for record in batch]
-            busy = time.thread_time() - cpu > SPINNING_CPU_SHARE * (time.monotonic() - wall)
+            busy = _cpu(clocks) - cpu > SPINNING_CPU_SHARE * (time.monotonic() - wall)
             spinning = spinning + 1 if busy and not records else 0
             if spinning >= SPINNING_POLLS:
                 raise RuntimeError("poll() spins without waiting (kafka-python); rejoining")
@@ -370,3 +373,25 @@ def decode_headers_safely(raw: list[tuple[str, bytes | None]] | None) -> dict[st
         return decode_headers(raw)
     except PoisonMessage:
         return {}
+
+
+def _client_clocks(consumer: KafkaConsumer) -> list[int]:
+    """CPU clocks of this thread and of the consumer's own I/O thread (kafka-python names it
+    ``kafka-io-<client_id>``), which does the spinning client's fetches."""
+    client_id = getattr(consumer, "config", {}).get("client_id")
+    threads = [threading.current_thread()] + [
+        t for t in threading.enumerate() if client_id and t.name == f"kafka-io-{client_id}"
+    ]
+    clocks = []
+    for thread in threads:
+        with contextlib.suppress(OSError, TypeError, ValueError):  # gone, or not started
+            clocks.append(time.pthread_getcpuclockid(thread.ident))  # type: ignore[arg-type]
+    return clocks
+
+
+def _cpu(clocks: list[int]) -> float:
+    total = 0.0
+    for clock in clocks:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            total += time.clock_gettime(clock)
+    return total
