@@ -8,7 +8,7 @@ Resources are kept as JSON with their current version in ``fhir_resource`` and e
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -252,15 +252,13 @@ class ResourceStore:
 
     def _write_staged(self, session: Session, _context: object) -> None:
         """After the session's flush (its resource rows are in): this unit of work's history
-        and index rows, one executemany each (one round trip each in psycopg's pipeline)."""
+        and index rows, in one statement (see ``_insert_rows``)."""
         versions, self._versions = self._versions, []
-        if versions:
-            _insert_rows(session, ResourceVersion.__table__, versions)  # type: ignore[attr-defined]
         keys, self._unflushed = self._unflushed, set()
         rows = [row for key in keys for row in self._index.get(key, [])]
         self._unindexed -= {key for key in keys if self._index.get(key)}
-        if rows:
-            _insert_rows(session, SearchIndexEntry.__table__, rows)  # type: ignore[attr-defined]
+        batches = [(_table(ResourceVersion), versions), (_table(SearchIndexEntry), rows)]
+        _insert_rows(session, [(table, found) for table, found in batches if found])
 
     def _index_rows(self, key: Key, resource: dict[str, Any]) -> list[IndexRow]:
         return [
@@ -276,26 +274,40 @@ class ResourceStore:
         ]
 
 
-def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many rows in one statement. On PostgreSQL one ``INSERT ... SELECT FROM unnest(...)``
-    with an array per column: one Bind/Execute, where an executemany (even pipelined) sends,
-    and the server executes, one per row (a referral's ~25 index rows). Elsewhere executemany."""
+def _insert_rows(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Many rows of several tables in one statement. On PostgreSQL each table's rows are one
+    ``INSERT ... SELECT FROM unnest(...)`` with an array per column (one Bind/Execute, where an
+    executemany sends, and the server executes, one per row: a referral's ~25 index rows), the
+    tables chained as data-modifying CTEs. Elsewhere one executemany per table."""
+    if not batches:
+        return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
+        for table, rows in batches:
+            connection.execute(insert(table), rows)
         return
-    columns = [c for c in table.columns if c.name in rows[0]]
-    arrays = [f"%(c{i})b::{_array_type(c)}" for i, c in enumerate(columns)]
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
-        f"SELECT * FROM unnest({', '.join(arrays)})"
-    )
-    values: dict[str, list[Any]] = {f"c{i}": [] for i in range(len(columns))}
-    for row in rows:
-        for i, column in enumerate(columns):
-            value = row[column.name]
-            values[f"c{i}"].append(json_codec.dumps(value) if _is_json(column) else value)
-    connection.exec_driver_sql(statement, values)
+    values: dict[str, list[Any]] = {}
+    inserts = []
+    for n, (table, rows) in enumerate(batches):
+        columns = [c for c in table.columns if c.name in rows[0]]
+        names = [f"t{n}c{i}" for i in range(len(columns))]
+        arrays = ", ".join(
+            f"%({name})b::{_array_type(c)}" for name, c in zip(names, columns, strict=True)
+        )
+        inserts.append(
+            f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+            f"SELECT * FROM unnest({arrays})"
+        )
+        for name, column in zip(names, columns, strict=True):
+            encode = json_codec.dumps if _is_json(column) else None
+            values[name] = [encode(r[column.name]) if encode else r[column.name] for r in rows]
+    *first, last = inserts
+    chain = ", ".join(f"w{n} AS ({statement})" for n, statement in enumerate(first))
+    connection.exec_driver_sql(f"WITH {chain} {last}" if chain else last, values)
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _is_json(column: Column[Any]) -> bool:
