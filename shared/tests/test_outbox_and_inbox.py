@@ -6,6 +6,7 @@ Each test gets its own topic, so ordering and acknowledgement are the broker's, 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from painflow_shared.db import session_scope
 from painflow_shared.events.clients import make_producer
 from painflow_shared.events.consumer import EventConsumer
 from painflow_shared.events.envelope import Envelope, PoisonMessage, build_event
+from painflow_shared.events.inbox import claim
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.events.relay import DeliveryFailed, OutboxRelay
 from painflow_shared.fhir.errors import BusinessRuleViolation
@@ -256,3 +258,30 @@ def test_a_valid_event_without_a_handler_is_acknowledged_without_effect(pg_engin
     consumer.stop()
     assert consumer.stats.skipped == 1 and consumer.stats.handled == 0
     assert _dead_letters(settings, topic) == []
+
+
+def _entry(event_id: str) -> dict[str, object]:
+    return {"event_id": event_id, "event_type": "t", "topic": "x", "partition": 0, "offset": 1}
+
+
+def test_a_claim_returns_only_new_events_and_waits_for_a_concurrent_claim(pg_engine):
+    """Two consumers of one group can briefly hold the same event (a rebalance): the second
+    claim waits for the first transaction and then does not get the event."""
+    with session_scope(pg_engine) as session:
+        assert claim(session, "c", [_entry("e1")]) == {"e1"}
+    first = Session(pg_engine)
+    assert claim(first, "c", [_entry("e1"), _entry("e2"), _entry("e2")]) == {"e2"}
+    second: dict[str, set[str]] = {}
+
+    def other_consumer() -> None:
+        with session_scope(pg_engine) as session:
+            second["claimed"] = claim(session, "c", [_entry("e2"), _entry("e3")])
+
+    thread = threading.Thread(target=other_consumer)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive()  # waiting on e2's row, which the first has not committed
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert second["claimed"] == {"e3"}

@@ -1,8 +1,9 @@
 """A polled batch of events in one transaction: the consumer's fast path.
 
 The effects of every event in the batch, their outbox rows and their inbox rows commit together
-(one inbox query for the whole batch, one commit), so a consumer pays a round trip per batch
-where it paid one per event. Each event keeps its own span (its parent is its producer's span).
+(the inbox rows claimed in one statement for the whole batch, one commit), so a consumer pays a
+round trip per batch where it paid one per event. Each event keeps its own span (its parent is
+its producer's span).
 If anything in the batch fails, the whole transaction rolls back and the consumer handles the
 batch's events one at a time (``EventConsumer`` does that): the good ones commit, a poison one
 is dead-lettered and a transient failure is retried exactly as when events come one by one.
@@ -13,14 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import trace
 
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.events.inbox import handled_among, mark_handled
+from painflow_shared.events.inbox import claim
 
 if TYPE_CHECKING:
     from painflow_shared.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -55,20 +56,19 @@ def apply_batch(
     batch) has no effect. Raises whatever a handler or the commit raised, having committed
     nothing; ``outcome`` is set on every event once this returns."""
     with units.begin() as uow:
-        seen = handled_among(uow.session, consumer, [a.envelope.id for a in batch])
+        # the batch's inbox rows first, in one statement: it says which events are new
+        claimed = claim(uow.session, consumer, [_inbox_row(a) for a in batch])
         handled = []
         for admitted in batch:
-            if admitted.envelope.id in seen:
+            if admitted.envelope.id not in claimed:
                 admitted.outcome = "duplicate"
                 continue
-            seen.add(admitted.envelope.id)
+            claimed.discard(admitted.envelope.id)  # twice in the batch: handled once
             handled.append(admitted)
         if preload is not None and handled:
             preload(uow, [a.envelope for a in handled])
         for admitted in handled:
             _handle(uow, admitted)
-        for admitted in handled:  # added last: one multi-row INSERT at the commit
-            _mark(uow, consumer, admitted)
     for admitted in handled:
         admitted.outcome = "handled"
 
@@ -82,17 +82,15 @@ def _handle(uow: UnitOfWork, admitted: Admitted) -> None:
         admitted.handler(uow, admitted.envelope)
 
 
-def _mark(uow: UnitOfWork, consumer: str, admitted: Admitted) -> None:
+def _inbox_row(admitted: Admitted) -> dict[str, Any]:
     record = admitted.record
-    mark_handled(
-        uow.session,
-        consumer=consumer,
-        event_id=admitted.envelope.id,
-        event_type=admitted.envelope.type,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
+    return {
+        "event_id": admitted.envelope.id,
+        "event_type": admitted.envelope.type,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }
 
 
 def next_offsets(records: Iterable[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:

@@ -1,17 +1,19 @@
 """The inbox: a consumer records each ``ce_id`` it handled in the same transaction as the effects.
 
 A redelivered event finds its row and has no second effect. A consumer handling a polled batch
-in one transaction looks all its ids up in one query (``handled_among``) and adds the rows of
-the events it handled together (one multi-row INSERT at the commit).
+in one transaction claims all its events in one statement first (``claim``: the rows inserted,
+the ids already there skipped), then handles the ones it claimed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Column, DateTime
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import Column, DateTime, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
 
 from painflow_shared.fhir.dates import utcnow
 
@@ -30,16 +32,6 @@ class InboxEntry(SQLModel, table=True):
 
 def already_handled(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(InboxEntry, (consumer, event_id)) is not None
-
-
-def handled_among(session: Session, consumer: str, event_ids: Collection[str]) -> set[str]:
-    """Which of ``event_ids`` this consumer already handled: one query for a whole batch."""
-    if not event_ids:
-        return set()
-    query = select(InboxEntry.event_id).where(
-        InboxEntry.consumer == consumer, col(InboxEntry.event_id).in_(sorted(set(event_ids)))
-    )
-    return set(session.exec(query).all())
 
 
 def mark_handled(
@@ -63,3 +55,22 @@ def mark_handled(
             handled_at=utcnow(),
         )
     )
+
+
+def claim(session: Session, consumer: str, entries: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert the inbox rows of these events (``event_id``, ``event_type``, ``topic``,
+    ``partition``, ``offset``) in one statement and return the ids that were not there yet: the
+    events to handle in this transaction. An id this consumer handled before is skipped; one
+    that another transaction is inserting makes this wait for it, then is skipped if it
+    committed. Rolled back with the transaction if the handling fails."""
+    if not entries:
+        return set()
+    table = cast(Table, InboxEntry.__table__)  # type: ignore[attr-defined]
+    now = utcnow()
+    rows = {e["event_id"]: {**e, "consumer": consumer, "handled_at": now} for e in entries}
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    claimed = session.execute(
+        statement.values(list(rows.values())).on_conflict_do_nothing().returning(table.c.event_id)
+    )
+    return set(claimed.scalars())
