@@ -235,15 +235,8 @@ cmd_start() {
 
 cmd_stop() {
   take_lock "$KC_DIR" $((KEYCLOAK_READY_TIMEOUT + KEYCLOAK_STOP_TIMEOUT + 60))
-  local pid
-  if ! pid=$(our_pid); then
-    rm -f "$PID_FILE"
-    log "not running (not started by this script)"
-    return 0
-  fi
   # kc.sh forwards TERM to the JVM and waits for it; setsid made it its group's leader
-  terminate "$pid" "$KEYCLOAK_STOP_TIMEOUT" group
-  rm -f "$PID_FILE"
+  stop_ours "$KEYCLOAK_STOP_TIMEOUT" group
 }
 
 cmd_status() {

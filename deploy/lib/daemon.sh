@@ -1,6 +1,6 @@
 # Helpers shared by the scripts that run the project's local servers (deploy/kafka/kafka.sh,
-# deploy/tracing/zipkin.sh, deploy/postgres/postgres.sh). Sourced, never run; the sourcing
-# script sets DAEMON_NAME first (the prefix of its messages).
+# deploy/tracing/zipkin.sh, deploy/keycloak/keycloak.sh, deploy/postgres/postgres.sh). Sourced,
+# never run; the sourcing script sets DAEMON_NAME first (the prefix of its messages).
 
 abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
@@ -50,6 +50,18 @@ show_logs() { # file [-f|N]: the last N (200) lines of a server's log, or follow
     '') tail -n 200 "$file" ;;
     *) [[ $1 =~ ^[0-9]+$ ]] || die "usage: $DAEMON_NAME.sh logs [-f|N]"; tail -n "$1" "$file" ;;
   esac
+}
+
+stop_ours() { # timeout [group]: terminate what the sourcing script's our_pid names (its
+  # PID_FILE's process, if it is that script's server), or say nothing of ours is running
+  local pid
+  if ! pid=$(our_pid); then
+    rm -f "$PID_FILE"
+    log "not running (not started by this script)"
+    return 0
+  fi
+  terminate "$pid" "$1" "${2:-}"
+  rm -f "$PID_FILE"
 }
 
 terminate() { # pid timeout [group]: TERM, wait up to timeout s, then KILL (its process group

@@ -166,14 +166,7 @@ cmd_start() {
 
 cmd_stop() {
   take_lock "$ZIPKIN_DIR" $((ZIPKIN_READY_TIMEOUT + ZIPKIN_STOP_TIMEOUT + 60))
-  local pid
-  if ! pid=$(our_pid); then
-    rm -f "$PID_FILE"
-    log "not running (not started by this script)"
-    return 0
-  fi
-  terminate "$pid" "$ZIPKIN_STOP_TIMEOUT"
-  rm -f "$PID_FILE"
+  stop_ours "$ZIPKIN_STOP_TIMEOUT"
 }
 
 cmd_status() {
