@@ -57,7 +57,7 @@ def apply_batch(
     nothing; ``outcome`` is set on every event once this returns."""
     with units.begin() as uow:
         # the batch's inbox rows first, in one statement: it says which events are new
-        claimed = claim(uow.session, consumer, [_inbox_row(a) for a in batch])
+        claimed = claim(uow.session, consumer, [inbox_row(a.record, a.envelope) for a in batch])
         handled = []
         for admitted in batch:
             if admitted.envelope.id not in claimed:
@@ -82,11 +82,11 @@ def _handle(uow: UnitOfWork, admitted: Admitted) -> None:
         admitted.handler(uow, admitted.envelope)
 
 
-def _inbox_row(admitted: Admitted) -> dict[str, Any]:
-    record = admitted.record
+def inbox_row(record: ConsumerRecord, envelope: Envelope) -> dict[str, Any]:
+    """What ``inbox.claim`` records of an event: its id and type, and where it was read."""
     return {
-        "event_id": admitted.envelope.id,
-        "event_type": admitted.envelope.type,
+        "event_id": envelope.id,
+        "event_type": envelope.type,
         "topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,

@@ -32,14 +32,21 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from painflow_shared.contracts import ContractViolation, EventContracts
-from painflow_shared.events.batch import Admitted, Preload, apply_batch, elapsed, next_offsets
+from painflow_shared.events.batch import (
+    Admitted,
+    Preload,
+    apply_batch,
+    elapsed,
+    inbox_row,
+    next_offsets,
+)
 from painflow_shared.events.envelope import Envelope, PoisonMessage, decode_headers, parse_record
 from painflow_shared.events.handler_failures import (
     TRANSIENT_ERRORS,
     classify_failure,
     describe_failure,
 )
-from painflow_shared.events.inbox import already_handled, mark_handled
+from painflow_shared.events.inbox import claim
 from painflow_shared.events.topics import dlq_topic
 from painflow_shared.events.types import ALL_EVENT_TYPES
 
@@ -318,19 +325,10 @@ class EventConsumer:
     def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> bool:
         """True when the handler ran; False for an event the inbox already holds."""
         with self.units.begin() as uow:
-            if already_handled(uow.session, self.name, envelope.id):
+            if not claim(uow.session, self.name, [inbox_row(record, envelope)]):
                 self.stats.duplicates += 1
                 return False
             handler(uow, envelope)
-            mark_handled(
-                uow.session,
-                consumer=self.name,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
         self.stats.handled += 1
         return True
 

@@ -1,8 +1,8 @@
 """The inbox: a consumer records each ``ce_id`` it handled in the same transaction as the effects.
 
-A redelivered event finds its row and has no second effect. A consumer handling a polled batch
-in one transaction claims all its events in one statement first (``claim``: the rows inserted,
-the ids already there skipped), then handles the ones it claimed.
+A redelivered event finds its row and has no second effect. A consumer (a polled batch in one
+transaction, or one event alone) claims its events in one statement first (``claim``: the rows
+inserted, the ids already there skipped), then handles the ones it claimed.
 """
 
 from __future__ import annotations
@@ -28,33 +28,6 @@ class InboxEntry(SQLModel, table=True):
     partition: int
     offset: int
     handled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-def already_handled(session: Session, consumer: str, event_id: str) -> bool:
-    return session.get(InboxEntry, (consumer, event_id)) is not None
-
-
-def mark_handled(
-    session: Session,
-    *,
-    consumer: str,
-    event_id: str,
-    event_type: str,
-    topic: str,
-    partition: int,
-    offset: int,
-) -> None:
-    session.add(
-        InboxEntry(
-            consumer=consumer,
-            event_id=event_id,
-            event_type=event_type,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            handled_at=utcnow(),
-        )
-    )
 
 
 def claim(session: Session, consumer: str, entries: Sequence[Mapping[str, Any]]) -> set[str]:
