@@ -19,7 +19,6 @@ from painflow_assessment.context import AssessmentContext
 from painflow_assessment.domain.intake import plan_next_step
 from painflow_assessment.domain.orders import order_from_service_request
 from painflow_assessment.domain.problems import Problem
-from painflow_assessment.search import RECORD_TYPES
 from painflow_assessment.tables import IntakeItem
 from painflow_assessment.tasks import urgent_review_task
 from painflow_shared.codes import CodeSystem
@@ -149,14 +148,7 @@ def preload(uow: UnitOfWork, events: Sequence[Envelope]) -> None:
     ``_track`` and ``record.keep_record`` then find them without a statement per event."""
     referrals = [e.first("ServiceRequest") for e in events if e.type in WORKLIST_STATUS]
     uow.load(IntakeItem, [r["id"] for r in referrals if r and isinstance(r.get("id"), str)])
-    uow.store.load(
-        (t, r["id"])
-        for e in events
-        if e.type in WORKLIST_STATUS
-        for t in RECORD_TYPES
-        for r in e.resources(t)
-        if isinstance(r.get("id"), str)
-    )
+    uow.store.load(key for e in events if e.type in WORKLIST_STATUS for key in record.copy_keys(e))
 
 
 EVENT_HANDLERS: dict[str, Callable[[AssessmentContext, Envelope], None]] = {

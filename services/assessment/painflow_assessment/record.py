@@ -20,13 +20,22 @@ from painflow_shared.fhir.references import reference_string
 def keep_record(ctx: AssessmentContext, event: Envelope) -> bool:
     """Store or refresh each copy the event carries; True when a MedicationStatement changed."""
     medications_changed = False
-    copies = [r for resource_type in RECORD_TYPES for r in event.resources(resource_type)]
-    ctx.store.load((r["resourceType"], r["id"]) for r in copies)  # one query for all copies
+    ctx.store.load(copy_keys(event))  # one query for all copies (none after a batch's preload)
     for resource_type in RECORD_TYPES:
         for resource in event.resources(resource_type):
             if _upsert(ctx, resource) and resource_type == "MedicationStatement":
                 medications_changed = True
     return medications_changed
+
+
+def copy_keys(event: Envelope) -> list[tuple[str, str]]:
+    """The record resources an event carries, as store keys."""
+    return [
+        (t, r["id"])
+        for t in RECORD_TYPES
+        for r in event.resources(t)
+        if isinstance(r.get("id"), str)
+    ]
 
 
 def _upsert(ctx: AssessmentContext, resource: dict[str, Any]) -> bool:

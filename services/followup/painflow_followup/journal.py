@@ -61,7 +61,7 @@ def preload(ctx: FollowupContext, events: Sequence[Envelope]) -> None:
     ``record_event`` then finds them without a statement per event."""
     ctx.uow.load(JourneyEvent, [e.id for e in events])
     others = [e for e in events if e.source != f"/painflow/{ctx.settings.service_name}"]
-    ctx.uow.load(ResourceCopy, [key for e in others for key in _copied_keys(e)])
+    ctx.uow.load(ResourceCopy, [key for e in others for key in _keys(_copied(e))])
     ctx.uow.load(IntakeBaseline, {e.patient_id for e in events if e.type in BASELINE_EVENTS})
 
 
@@ -70,8 +70,8 @@ def _copied(event: Envelope) -> list[Resource]:
     return [r for r in resources if r.get("resourceType") not in NOT_COPIED and r.get("id")]
 
 
-def _copied_keys(event: Envelope) -> list[tuple[str, str]]:
-    return [(r["resourceType"], r["id"]) for r in _copied(event)]
+def _keys(resources: list[Resource]) -> list[tuple[str, str]]:
+    return [(r["resourceType"], r["id"]) for r in resources]
 
 
 def trace_id_of(traceparent: str | None) -> str | None:
@@ -103,7 +103,7 @@ def _start_journey(ctx: FollowupContext, event: Envelope, published: datetime) -
 def _keep_copies(ctx: FollowupContext, event: Envelope, published: datetime) -> None:
     episode = event.first("EpisodeOfCare")
     copied = _copied(event)
-    ctx.uow.load(ResourceCopy, _copied_keys(event))  # one query (none after a batch's preload)
+    ctx.uow.load(ResourceCopy, _keys(copied))  # one query (none after a batch's preload)
     for resource in copied:
         key = (resource["resourceType"], resource["id"])
         copy = ctx.uow.get(ResourceCopy, key)
