@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from sqlalchemy import Engine
 
@@ -66,3 +66,17 @@ def scratch_topic(
     finally:
         admin.delete_topics([t.name for t in topics])
         admin.close()
+
+
+def dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]:
+    """The headers of every record on ``topic``'s dead-letter topic, in order."""
+    dead = KafkaConsumer(
+        f"{topic}.dlq",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        group_id=None,
+        **settings.kafka_client_config(),
+    )
+    records = list(dead)
+    dead.close()
+    return [dict(record.headers) for record in records]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
 from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
@@ -26,7 +25,7 @@ from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.unit_of_work import EventSource, UnitOfWork, UnitOfWorkFactory
 
-from .conftest import scratch_topic
+from .conftest import dead_letters, scratch_topic
 
 pytestmark = pytest.mark.integration
 RECEIVED = "painflow.referral.received"
@@ -131,7 +130,7 @@ def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_commit(
     assert len(inbox) == 2
     assert consumer.stats.handled == 2 and consumer.stats.dead_lettered == 1
     assert consumer.stats.retries == 0
-    [headers] = _dead_letters(settings, topic)
+    [headers] = dead_letters(settings, topic)
     assert headers["x-dlq-reason"] == b"rejected"
     assert headers["x-dlq-original-offset"] == b"1"
 
@@ -145,19 +144,6 @@ def test_an_event_handled_before_or_twice_in_a_batch_has_one_effect(pg_engine, s
     assert outbox == ["p1", "p2"]
     assert len(inbox) == 2
     assert consumer.stats.handled == 2 and consumer.stats.duplicates == 2
-
-
-def _dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]:
-    dead = KafkaConsumer(
-        f"{topic}.dlq",
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-        group_id=None,
-        **settings.kafka_client_config(),
-    )
-    records = list(dead)
-    dead.close()
-    return [dict(record.headers) for record in records]
 
 
 def test_a_preload_sees_the_batch_s_new_events_once_before_any_handler(pg_engine, settings, topic):

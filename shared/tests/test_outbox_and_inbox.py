@@ -28,7 +28,7 @@ from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
-from .conftest import scratch_topic
+from .conftest import dead_letters, scratch_topic
 
 pytestmark = pytest.mark.integration
 EVENT = "painflow.referral.received"
@@ -168,19 +168,6 @@ def _consumer(pg_engine, settings, handler, max_attempts=3) -> EventConsumer:
     )
 
 
-def _dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]:
-    dead = KafkaConsumer(
-        f"{topic}.dlq",
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-        group_id=None,
-        **settings.kafka_client_config(),
-    )
-    records = list(dead)
-    dead.close()
-    return [dict(record.headers) for record in records]
-
-
 def _database_down() -> OperationalError:
     return OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
 
@@ -196,7 +183,7 @@ def test_an_infrastructure_failure_is_retried_then_dead_lettered(pg_engine, sett
     consumer.process(_delivered(topic, 8))  # type: ignore[arg-type]
     consumer.stop()
     assert len(attempts) == 3
-    [headers] = _dead_letters(settings, topic)
+    [headers] = dead_letters(settings, topic)
     assert headers["x-dlq-reason"] == b"retries-exhausted"
     assert headers["x-dlq-error"] == b"OperationalError"
     assert headers["x-dlq-original-offset"] == b"8"
@@ -216,7 +203,7 @@ def test_an_infrastructure_failure_that_clears_is_handled_once(pg_engine, settin
     consumer.stop()
     assert effects == ["failed", "failed", "done"]
     assert consumer.stats.handled == 1 and consumer.stats.dead_lettered == 0
-    assert _dead_letters(settings, topic) == []
+    assert dead_letters(settings, topic) == []
 
 
 @pytest.mark.parametrize(
@@ -244,7 +231,7 @@ def test_a_permanent_failure_is_dead_lettered_at_once(
     consumer.process(_delivered(topic, 10))  # type: ignore[arg-type]
     consumer.stop()
     assert len(attempts) == 1
-    [headers] = _dead_letters(settings, topic)
+    [headers] = dead_letters(settings, topic)
     assert headers["x-dlq-reason"] == reason
     if error is not None:
         assert headers["x-dlq-error"] == error
@@ -257,7 +244,7 @@ def test_a_valid_event_without_a_handler_is_acknowledged_without_effect(pg_engin
     consumer.process(_delivered(topic, 11))  # type: ignore[arg-type]
     consumer.stop()
     assert consumer.stats.skipped == 1 and consumer.stats.handled == 0
-    assert _dead_letters(settings, topic) == []
+    assert dead_letters(settings, topic) == []
 
 
 def _entry(event_id: str) -> dict[str, object]:

@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from measure import distribution  # the deployed bench's figures, the same percentiles
 from sqlalchemy import Engine, event, func
 from sqlmodel import Session, col, select
 
@@ -398,28 +399,6 @@ def _earliest(current: datetime | None, new: datetime | None) -> datetime | None
 
 
 # --- figures -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no data."""
-    if not values:
-        return None
-    data = sorted(values)
-    k = (len(data) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (k - lo)
-
-
-def distribution(seconds: list[float], *, with_max: bool = True) -> dict[str, float | int | None]:
-    ms = [s * 1000.0 for s in seconds]
-    figures: dict[str, float | int | None] = {"n": len(ms)}
-    for p in (50, 95, 99):
-        value = percentile(ms, p)
-        figures[f"p{p}_ms"] = None if value is None else round(value, 1)
-    if with_max:
-        figures["max_ms"] = round(max(ms), 1) if ms else None
-    return figures
 
 
 def machine_facts(admin_url: str) -> dict[str, Any]:
