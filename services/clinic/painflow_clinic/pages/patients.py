@@ -88,20 +88,11 @@ async def resource(
     if service not in SERVICES:
         return Response("unknown service", status_code=404)
     reference = f"{resource_type}/{resource_id}"
+    body, error, status = None, None, 200
     try:
-        body = await fhir.read(service, reference)
-    except ServiceError as error:
-        return render(
-            request,
-            "resource.html",
-            reference,
-            service=service,
-            reference=reference,
-            url=f"{fhir.base(service)}/{reference}",
-            body=None,
-            error=error,
-            status_code=error.status if error.status < 500 else 502,
-        )
+        body = json.dumps(await fhir.read(service, reference), indent=2)
+    except ServiceError as failed:
+        error, status = failed, failed.status if failed.status < 500 else 502
     return render(
         request,
         "resource.html",
@@ -109,6 +100,7 @@ async def resource(
         service=service,
         reference=reference,
         url=f"{fhir.base(service)}/{reference}",
-        body=json.dumps(body, indent=2),
-        error=None,
+        body=body,
+        error=error,
+        status_code=status,
     )

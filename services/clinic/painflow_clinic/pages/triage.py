@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from painflow_clinic.fhir import ServiceError, gather
+from painflow_clinic.fhir import Fhir, ServiceError, gather
 from painflow_clinic.web import FhirDep, FormDep, back, flash, flash_error, render
 
 router = APIRouter()
@@ -85,29 +85,37 @@ def _row(task: Resource, referrals: dict[str, Resource]) -> Resource:
 @router.post("/triage/{task_id}/accept")
 async def accept(request: Request, task_id: str, fhir: FhirDep, form: FormDep) -> Response:
     operations = [{"op": "replace", "path": "/status", "value": "accepted"}]
-    try:
-        await fhir.patch("referral", f"/Task/{task_id}", operations)
-    except ServiceError as error:
-        flash_error(request, "Accepting the referral", error)
-        return back("/triage")
-    flash(request, "ok", f"Referral accepted (Task/{task_id}); intake opens next.")
-    return back("/triage")
+    done = f"Referral accepted (Task/{task_id}); intake opens next."
+    return await _patch_task(request, fhir, task_id, operations, "Accepting the referral", done)
 
 
 @router.post("/triage/{task_id}/reject")
 async def reject(request: Request, task_id: str, fhir: FhirDep, form: FormDep) -> Response:
     reason = form.get("reason", "").strip()
-    operations = [
+    operations: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status", "value": "rejected"},
         {"op": "add", "path": "/statusReason", "value": {"text": reason}},
     ]
     if not reason:
         flash(request, "error", "A rejection needs a reason.")
         return back("/triage")
+    done = f"Referral rejected (Task/{task_id})."
+    return await _patch_task(request, fhir, task_id, operations, "Rejecting the referral", done)
+
+
+async def _patch_task(
+    request: Request,
+    fhir: Fhir,
+    task_id: str,
+    operations: list[dict[str, Any]],
+    doing: str,
+    done: str,
+) -> Response:
+    """The triage Task changed as the clinician chose, and back to the list saying how it went."""
     try:
         await fhir.patch("referral", f"/Task/{task_id}", operations)
     except ServiceError as error:
-        flash_error(request, "Rejecting the referral", error)
+        flash_error(request, doing, error)
         return back("/triage")
-    flash(request, "ok", f"Referral rejected (Task/{task_id}).")
+    flash(request, "ok", done)
     return back("/triage")
