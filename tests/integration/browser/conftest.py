@@ -44,38 +44,30 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session")
 def clinic(platform: Platform, identity: Identity) -> Iterator[RunningServer]:
-    from painflow_clinic.app import create_app
-    from painflow_clinic.settings import ClinicSettings
-
-    port = free_port()
-    settings = ClinicSettings(
-        environment="dev",
-        port=port,
-        public_url=REGISTERED,
-        auth_issuer=identity.issuer,
-        **{f"{s}_url": platform.url(s) for s in SERVICES},
-    )
-    server = start_server(create_app(settings), port)
-    yield server
-    server.stop()
+    yield from _clinic(platform, identity, environment="dev")
 
 
 @pytest.fixture(scope="session")
 def production_clinic(platform: Platform, identity: Identity) -> Iterator[RunningServer]:
     """The same app under PAINFLOW_ENV=production (no dev sign-in)."""
+    yield from _clinic(
+        platform, identity, environment="production", session_secret="a-test-secret-" + "x" * 32
+    )
+
+
+def _clinic(platform: Platform, identity: Identity, **settings: Any) -> Iterator[RunningServer]:
     from painflow_clinic.app import create_app
     from painflow_clinic.settings import ClinicSettings
 
     port = free_port()
-    settings = ClinicSettings(
-        environment="production",
+    conf = ClinicSettings(
         port=port,
         public_url=REGISTERED,
-        session_secret="a-test-secret-" + "x" * 32,
         auth_issuer=identity.issuer,
         **{f"{s}_url": platform.url(s) for s in SERVICES},
+        **settings,
     )
-    server = start_server(create_app(settings), port)
+    server = start_server(create_app(conf), port)
     yield server
     server.stop()
 
