@@ -138,34 +138,24 @@ def _settled(handled: Callable[[], int], quiet: float = 1.0) -> int:
     return int(seen[0])
 
 
+BACKLOG_BUDGETS = {  # service: (statements per event, per transaction)
+    "assessment": (ASSESSMENT_PER_EVENT, ASSESSMENT_PER_BATCH),
+    "scheduling": (SCHEDULING_PER_EVENT, SCHEDULING_PER_BATCH),
+    "followup": (FOLLOWUP_PER_EVENT, FOLLOWUP_PER_BATCH),
+}
+
+
+@pytest.mark.parametrize("service", sorted(BACKLOG_BUDGETS))
 def test_a_backlog_of_referral_events_is_consumed_in_batches_within_budget(
-    platform: Platform,
+    platform: Platform, service: str
 ) -> None:
-    """The assessment consumer stopped while referrals arrive, then started: it finds them
-    waiting and handles them in batches (one transaction each)."""
-    statements, events = _consume_backlog(platform, "assessment")
+    """The service's consumer stopped while referrals arrive, then started: it finds them
+    waiting and handles them in batches (one transaction each). The follow-up keeps a journey
+    row and a copy of each resource an event carries (it took the most statements per event)."""
+    statements, events = _consume_backlog(platform, service)
     transactions = _transactions(statements, events)
-    budget = ASSESSMENT_PER_EVENT * events + ASSESSMENT_PER_BATCH * transactions
-    assert len(statements.seen) <= budget, _per_event(statements, events)
-
-
-def test_a_backlog_of_referral_events_is_followed_by_scheduling_in_batches_within_budget(
-    platform: Platform,
-) -> None:
-    statements, events = _consume_backlog(platform, "scheduling")
-    transactions = _transactions(statements, events)
-    budget = SCHEDULING_PER_EVENT * events + SCHEDULING_PER_BATCH * transactions
-    assert len(statements.seen) <= budget, _per_event(statements, events)
-
-
-def test_a_backlog_of_referral_events_is_journaled_in_batches_within_budget(
-    platform: Platform,
-) -> None:
-    """The same for the follow-up, which keeps a journey row and a copy of each resource an
-    event carries (it took the most statements per event)."""
-    statements, events = _consume_backlog(platform, "followup")
-    transactions = _transactions(statements, events)
-    budget = FOLLOWUP_PER_EVENT * events + FOLLOWUP_PER_BATCH * transactions
+    per_event, per_batch = BACKLOG_BUDGETS[service]
+    budget = per_event * events + per_batch * transactions
     assert len(statements.seen) <= budget, _per_event(statements, events)
 
 
