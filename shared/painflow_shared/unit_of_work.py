@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from painflow_shared import staged_inserts
 from painflow_shared.audit.records import stage_write_audit
 from painflow_shared.disconnect import stop_if_cancelled
 from painflow_shared.events.envelope import Envelope, build_event
@@ -107,7 +108,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Stage the recorded events in the outbox (413 if one is too big) and, during a
-        request, its audit (one INSERT: AuditEvent and Provenances), then commit it all."""
+        request, its audit (AuditEvent and Provenances), write every row this unit of work
+        inserts in one statement (``staged_inserts``), then commit it all."""
         for envelope in self.events:
             topic = f"{self.source.topic_prefix}{topic_of(envelope.type)}"
             published_in = self._published_in.get(envelope.id, otel_context.get_current())
@@ -119,6 +121,7 @@ class UnitOfWork:
         self.events.clear()
         self._published_in.clear()
         audited = stage_write_audit(self.session, self.store.written())
+        staged_inserts.write(self.session)  # every row it inserts, in one statement
         self.session.commit()
         if audited is not None:
             audited.committed = True

@@ -1,10 +1,11 @@
 """Writing the audit: with a write's own commit, or on its own once a request is decided.
 
-Every request writes its audit rows with ONE statement (an executemany) into ``audit_record``:
+Every request writes its audit rows into ``audit_record`` with one statement:
 
 - a unit of work that commits writes during a request stages, in that same transaction, the
-  request's AuditEvent(s) and one Provenance per resource written (``stage_write_audit``): the
-  write and its audit commit or roll back together;
+  request's AuditEvent(s) and one Provenance per resource written (``stage_write_audit``): they
+  are part of the one statement that inserts all of the unit of work's rows
+  (``staged_inserts``), so the write and its audit commit or roll back together;
 - anything else a guarded request did (a read, a search, a refusal, a write that failed) is
   recorded by ``AuditRecorder`` in its own short transaction when the response's status is
   known, before that response reaches the client.
@@ -25,6 +26,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from painflow_shared import staged_inserts
 from painflow_shared.audit.events import Agent, Drafted, Occurrence, audit_events, provenance
 from painflow_shared.audit.table import AuditRecord
 from painflow_shared.audit.trail import SCOPE_KEY, Trail, current_trail
@@ -77,7 +79,8 @@ def stage_write_audit(session: Session, written: list[tuple[StoredResource, bool
     trail = current_trail()
     if trail is None or not written:
         return None
-    insert_records(session.connection(), write_records(trail, written))
+    rows = [_row(d) for d in write_records(trail, written)]
+    staged_inserts.stage(session, AuditRecord.__table__, rows)  # type: ignore[attr-defined]
     return trail
 
 

@@ -1,8 +1,11 @@
 """A polled batch of events in one transaction: the consumer's fast path.
 
 The effects of every event in the batch, their outbox rows and their inbox rows commit together
-(the inbox rows claimed in one statement for the whole batch, one commit), so a consumer pays a
-round trip per batch where it paid one per event. Each event keeps its own span (its parent is
+(one statement inserts them all, one commit), so a consumer pays a round trip per batch where it
+paid several per event. The inbox is claimed optimistically: a redelivered event is rare (after a
+crash or a rebalance), so the batch does not wait for a claim before its handlers run; if one of
+its events turns out to be in the inbox already, the batch rolls back and its events are handled
+one at a time, each claimed first. Each event keeps its own span (its parent is
 its producer's span).
 If anything in the batch fails, the whole transaction rolls back and the consumer handles the
 batch's events one at a time (``EventConsumer`` does that): the good ones commit, a poison one
@@ -21,7 +24,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from opentelemetry import trace
 
 from painflow_shared.events.envelope import Envelope
-from painflow_shared.events.inbox import claim
+from painflow_shared.events.inbox import claim_with_commit
 
 if TYPE_CHECKING:
     from painflow_shared.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -52,20 +55,24 @@ def apply_batch(
     batch: Sequence[Admitted],
     preload: Preload | None = None,
 ) -> None:
-    """Handle ``batch`` in one unit of work; an event already in the inbox (or twice in the
-    batch) has no effect. Raises whatever a handler or the commit raised, having committed
-    nothing; ``outcome`` is set on every event once this returns."""
-    with units.begin() as uow:
-        # the batch's inbox rows first, in one statement: it says which events are new
-        claimed = claim(uow.session, consumer, [inbox_row(a.record, a.envelope) for a in batch])
-        handled = []
-        for admitted in batch:
-            if admitted.envelope.id not in claimed:
-                admitted.outcome = "duplicate"
-                continue
-            claimed.discard(admitted.envelope.id)  # twice in the batch: handled once
+    """Handle ``batch`` in one unit of work; an event twice in the batch is handled once.
+    Raises whatever a handler or the commit raised, having committed nothing (``AlreadyClaimed``
+    when an event of the batch is in the inbox already); ``outcome`` is set on every event once
+    this returns."""
+    handled: list[Admitted] = []
+    seen: set[str] = set()
+    for admitted in batch:
+        if admitted.envelope.id in seen:  # twice in the batch: handled once
+            admitted.outcome = "duplicate"
+        else:
+            seen.add(admitted.envelope.id)
             handled.append(admitted)
-        if preload is not None and handled:
+    with units.begin() as uow:
+        # the batch's inbox rows go in with its effects, in the one statement that inserts
+        # them (staged_inserts): an event another transaction took already fails the batch
+        # (AlreadyClaimed), and the consumer then claims each event before handling it
+        claim_with_commit(uow.session, consumer, [inbox_row(a.record, a.envelope) for a in handled])
+        if preload is not None:
             preload(uow, [a.envelope for a in handled])
         for admitted in handled:
             _handle(uow, admitted)

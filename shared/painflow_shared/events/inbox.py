@@ -1,8 +1,9 @@
 """The inbox: a consumer records each ``ce_id`` it handled in the same transaction as the effects.
 
-A redelivered event finds its row and has no second effect. A consumer (a polled batch in one
-transaction, or one event alone) claims its events in one statement first (``claim``: the rows
-inserted, the ids already there skipped), then handles the ones it claimed.
+A redelivered event finds its row and has no second effect. A polled batch in one transaction
+stages its events' rows to go in with its effects (``claim_with_commit``): if one of them was
+there already, nothing of the batch commits. One event alone is claimed first, in its own
+statement (``claim``: the row inserted, or the id already there skipped), then handled if new.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import Column, DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
+from painflow_shared import staged_inserts
 from painflow_shared.fhir.dates import utcnow
 
 
@@ -30,6 +32,19 @@ class InboxEntry(SQLModel, table=True):
     handled_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+def claim_with_commit(
+    session: Session, consumer: str, entries: Sequence[Mapping[str, Any]]
+) -> None:
+    """Stage the inbox rows of these events (as ``claim`` takes them) with the unit of work's
+    other inserts: its write raises ``staged_inserts.AlreadyClaimed`` if any was there."""
+    now = utcnow()
+    rows = [{**e, "consumer": consumer, "handled_at": now} for e in entries]
+    staged_inserts.stage(session, _TABLE, rows, claim=True)
+
+
+_TABLE = cast(Table, InboxEntry.__table__)  # type: ignore[attr-defined]
+
+
 def claim(session: Session, consumer: str, entries: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert the inbox rows of these events (``event_id``, ``event_type``, ``topic``,
     ``partition``, ``offset``) in one statement and return the ids that were not there yet: the
@@ -38,7 +53,7 @@ def claim(session: Session, consumer: str, entries: Sequence[Mapping[str, Any]])
     committed. Rolled back with the transaction if the handling fails."""
     if not entries:
         return set()
-    table = cast(Table, InboxEntry.__table__)  # type: ignore[attr-defined]
+    table = _TABLE
     now = utcnow()
     rows = {e["event_id"]: {**e, "consumer": consumer, "handled_at": now} for e in entries}
     dialect = session.get_bind().dialect.name

@@ -10,23 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    Table,
-    and_,
-    delete,
-    event,
-    insert,
-    or_,
-    tuple_,
-)
+from sqlalchemy import Table, and_, delete, or_, tuple_
 from sqlmodel import Session, col, select
 
-from painflow_shared import json_codec
+from painflow_shared import staged_inserts
 from painflow_shared.fhir.dates import fhir_instant, utcnow
 from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.ids import new_id
@@ -47,9 +34,10 @@ class ResourceStore:
     """Versioned CRUD over one service's database session (the caller commits).
 
     Writes are staged in the session and reach the database together at the next flush (the
-    commit, or a query that needs them): one multi-row INSERT per table instead of a round trip
-    per row. The store remembers the rows it read or wrote in this unit of work, so reading
-    them again, or updating what was just created, costs no statement.
+    commit, or a query that needs them): one statement for every row the unit of work inserts
+    (``staged_inserts``) instead of a round trip per row. The store remembers the rows it read
+    or wrote in this unit of work, so reading them again, or updating what was just created,
+    costs no statement.
     """
 
     def __init__(self, session: Session, registry: SearchParamRegistry) -> None:
@@ -63,7 +51,7 @@ class ResourceStore:
         self._unflushed: set[Key] = set()  # ... whose rows wait for the session's next flush
         self._unindexed: set[Key] = set()  # no index rows in the database
         self._versions: list[dict[str, Any]] = []  # history rows for the session's next flush
-        self._listening = False
+        self._listening = False  # asked for its rows at the session's writes (staged_inserts)
 
     def create(self, resource: dict[str, Any], *, resource_id: str | None = None) -> dict[str, Any]:
         """A new resource (a new id: the caller's ``resource_id`` must be a fresh one)."""
@@ -247,18 +235,17 @@ class ResourceStore:
         self._index[key] = [] if resource is None else self._index_rows(key, resource)
         self._unflushed.add(key)
         if not self._listening:
-            event.listen(self.session, "after_flush", self._write_staged)
+            staged_inserts.provide(self.session, self._staged_rows)
             self._listening = True
 
-    def _write_staged(self, session: Session, _context: object) -> None:
-        """After the session's flush (its resource rows are in): this unit of work's history
-        and index rows, in one statement (see ``_insert_rows``)."""
+    def _staged_rows(self) -> list[tuple[Table, list[dict[str, Any]]]]:
+        """At the session's next write, with its resource rows and the rest of what it inserts
+        (one statement: ``staged_inserts``): this unit of work's new history and index rows."""
         versions, self._versions = self._versions, []
         keys, self._unflushed = self._unflushed, set()
         rows = [row for key in keys for row in self._index.get(key, [])]
         self._unindexed -= {key for key in keys if self._index.get(key)}
-        batches = [(_table(ResourceVersion), versions), (_table(SearchIndexEntry), rows)]
-        _insert_rows(session, [(table, found) for table, found in batches if found])
+        return [(_table(ResourceVersion), versions), (_table(SearchIndexEntry), rows)]
 
     def _index_rows(self, key: Key, resource: dict[str, Any]) -> list[IndexRow]:
         return [
@@ -274,56 +261,8 @@ class ResourceStore:
         ]
 
 
-def _insert_rows(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]]) -> None:
-    """Many rows of several tables in one statement. On PostgreSQL each table's rows are one
-    ``INSERT ... SELECT FROM unnest(...)`` with an array per column (one Bind/Execute, where an
-    executemany sends, and the server executes, one per row: a referral's ~25 index rows), the
-    tables chained as data-modifying CTEs. Elsewhere one executemany per table."""
-    if not batches:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        for table, rows in batches:
-            connection.execute(insert(table), rows)
-        return
-    values: dict[str, list[Any]] = {}
-    inserts = []
-    for n, (table, rows) in enumerate(batches):
-        columns = [c for c in table.columns if c.name in rows[0]]
-        names = [f"t{n}c{i}" for i in range(len(columns))]
-        arrays = ", ".join(
-            f"%({name})b::{_array_type(c)}" for name, c in zip(names, columns, strict=True)
-        )
-        inserts.append(
-            f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
-            f"SELECT * FROM unnest({arrays})"
-        )
-        for name, column in zip(names, columns, strict=True):
-            encode = json_codec.dumps if _is_json(column) else None
-            values[name] = [encode(r[column.name]) if encode else r[column.name] for r in rows]
-    *first, last = inserts
-    chain = ", ".join(f"w{n} AS ({statement})" for n, statement in enumerate(first))
-    connection.exec_driver_sql(f"WITH {chain} {last}" if chain else last, values)
-
-
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
-
-
-def _is_json(column: Column[Any]) -> bool:
-    return isinstance(column.type, JSON)
-
-
-def _array_type(column: Column[Any]) -> str:
-    if _is_json(column):
-        return "json[]"
-    if isinstance(column.type, DateTime):
-        return "timestamptz[]" if column.type.timezone else "timestamp[]"
-    if isinstance(column.type, Boolean):
-        return "boolean[]"
-    if isinstance(column.type, Integer):  # BigInteger too
-        return "bigint[]"
-    return "text[]"
 
 
 def _points_at(rows: list[IndexRow], sources: Sequence[Key], reference: str) -> bool:
