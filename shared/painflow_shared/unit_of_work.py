@@ -76,7 +76,7 @@ class UnitOfWork:
     def get(self, model: type[M], key: Any) -> M | None:
         """The ``model`` row with primary key ``key`` as this unit of work sees it, the rows it
         added and has not flushed yet included, without flushing them: a consumer's batch keeps
-        every event's rows staged until its commit (one multi-row INSERT per table), where
+        every event's rows staged until its commit (one statement for them all), where
         ``Session.get`` would flush what the events before it staged."""
         return self._rows.get(model, key)
 
