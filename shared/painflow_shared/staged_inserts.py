@@ -40,6 +40,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Float,
     Integer,
@@ -246,20 +247,24 @@ def _make_plan(mapper: Mapper[Any]) -> _Plan | None:
 
 def _insert(session: OrmSession, batches: list[_Staged]) -> None:
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        for batch in batches:
-            if batch.claim:
-                statement = sqlite.insert(batch.table).values(batch.rows).on_conflict_do_nothing()
-                claimed = connection.execute(statement.returning(*batch.table.primary_key))
-                _check_claimed(batch, len(claimed.all()))
-            else:
-                connection.execute(insert(batch.table), batch.rows)
+    if connection.dialect.name == "postgresql":
+        _insert_postgresql(connection, _by_shape(batches))
         return
+    for batch in _by_shape(batches):
+        if batch.claim:
+            claim = sqlite.insert(batch.table).values(batch.rows).on_conflict_do_nothing()
+            claimed = connection.execute(claim.returning(*batch.table.primary_key))
+            _check_claimed(batch, len(claimed.all()))
+        else:
+            connection.execute(insert(batch.table), batch.rows)
+
+
+def _insert_postgresql(connection: Connection, batches: list[_Staged]) -> None:
     quote = connection.dialect.identifier_preparer
     values: dict[str, list[Any]] = {}
     inserts: list[str] = []
     claims: list[tuple[int, _Staged]] = []
-    for n, batch in enumerate(_by_shape(batches)):
+    for n, batch in enumerate(batches):
         columns = [c for c in batch.table.columns if c.name in batch.rows[0]]
         names = [f"t{n}c{i}" for i in range(len(columns))]
         arrays = ", ".join(
