@@ -11,8 +11,9 @@ backends), each service's idle CPU, the in-process floor (tests/bench/floor.py) 
 as a ratio of it. Then the replay scenario (tests/bench/replay.py): N events into the assessment
 consumer, events/s. With ``--hapi`` (``make bench-hapi``), HAPI FHIR's JPA server
 (deploy/hapi) takes the same load afterwards and our rate is printed as a ratio of its rate.
-The last line is one JSON object. Every run is bounded; only processes this bench started are
-stopped (by PID); databases and topics are dropped at the end.
+A fixed Python workload timed at the start and the end (``speed_probe``) tells a slow machine
+from slow code. The last line is one JSON object. Every run is bounded; only processes this
+bench started are stopped (by PID); databases and topics are dropped at the end.
 
     .venv/bin/python tests/bench/bench_platform.py [--clients 8 | --rate 100] [--seconds 20]
         [--warmup 3] [--workers referral=2] [--replay 10000] [--hapi] [--token T]
@@ -29,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its siblings
 
+from measure import speed_probe
 from report import print_report
 from scenario import Options, hapi_scenario, platform_scenario
 
@@ -89,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     require_tcp(kafka, "Kafka", "Run `make infra-up`.")
     opts = options(args)
     started = time.monotonic()
+    probe_start = speed_probe()
     report: dict[str, Any] = platform_scenario(admin, kafka, opts)
     if args.hapi:
         report["hapi"] = hapi_scenario(admin, opts)
         ours = report["load"]["accepted_per_second"]
         theirs = report["hapi"].get("accepted_per_second")
         report["ratio_to_hapi"] = round(ours / theirs, 3) if theirs else None
+    report["machine"]["speed_probe_cpu_ms"] = {"start": probe_start, "end": speed_probe()}
     report["total_seconds"] = round(time.monotonic() - started, 1)
     print_report(report)
     return 0

@@ -56,5 +56,11 @@ def print_report(report: dict[str, Any]) -> None:
             f"HAPI FHIR JPA: {h.get('accepted_per_second')}/s, HTTP {_ms(h.get('http_ms'))};"
             f" ours/HAPI = {report.get('ratio_to_hapi')}"
         )
+    probe = report.get("machine", {}).get("speed_probe_cpu_ms")
+    if probe:
+        print(
+            f"machine speed probe: {probe['start']} ms CPU at the start, {probe['end']} at the end"
+            " (a fixed Python workload; lower is faster: compare runs with it)"
+        )
     print("=" * 72)
     print(json.dumps(report, separators=(",", ":"), sort_keys=True, default=str))
