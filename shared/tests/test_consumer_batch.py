@@ -7,6 +7,7 @@ still commit; an event it already handled (earlier, or twice in the batch) witho
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,6 +194,39 @@ def test_a_batch_holding_a_handled_event_commits_nothing_and_its_events_go_alone
     assert outbox == ["p1", "p2", "p3"] and len(inbox) == 3
     assert consumer.stats.handled == 3 and consumer.stats.duplicates == 1
     assert sum("event_inbox" in s for s in seen) == 1 + 3  # the batch's claim, then one each
+
+
+def test_two_consumers_handling_one_batch_at_once_commit_each_event_once(
+    pg_engine, settings, topic, caplog
+):
+    """After a rebalance two replicas can hold the same records. Both batches run their
+    handlers before either commits (a barrier), then both commit: the second waits on the
+    first's inbox rows, finds them taken (AlreadyClaimed) and rolls back; alone, each of its
+    events is then found in the inbox. One effect per event."""
+    caplog.set_level(logging.INFO, logger="painflow_shared.events.consumer")
+    first, second = _consumer(pg_engine, settings), _consumer(pg_engine, settings)
+    both_handled = threading.Barrier(2, timeout=20)
+    waited: set[int] = set()
+
+    def handle(uow: UnitOfWork, event: Envelope) -> None:
+        _publishes(uow, event)
+        if threading.get_ident() not in waited:  # once per consumer: its batch's first event
+            waited.add(threading.get_ident())
+            both_handled.wait()
+
+    first.handlers = second.handlers = {RECEIVED: handle}
+    records = _records(topic, "p1", "p2", "p3")
+    threads = [threading.Thread(target=c.process_batch, args=(records,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    outbox, inbox = _stored(pg_engine)
+    assert outbox == ["p1", "p2", "p3"] and len(inbox) == 3
+    handled = sorted((c.stats.handled, c.stats.duplicates) for c in (first, second))
+    assert handled == [(0, 3), (3, 0)]
+    assert "a batch of 3 events failed (AlreadyClaimed)" in caplog.text
 
 
 def test_a_failing_preload_costs_the_batch_its_fast_path_not_its_events(pg_engine, settings, topic):
