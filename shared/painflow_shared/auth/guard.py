@@ -1,7 +1,9 @@
 """Who is calling and what they may do: one FastAPI dependency on every guarded route.
 
 ``authorize`` verifies the bearer token (401 otherwise), then checks the SMART scopes for the
-interaction the route performs (403 otherwise). The interaction is read from the route itself:
+interaction the route performs (403 otherwise). A token this process verified is taken again
+without verifying it until it expires (at most five minutes; the rate limit still counts each
+request). The interaction is read from the route itself:
 ``GET /fhir/{type}`` is a search, ``PUT /fhir/{type}/{id}`` an update, and so on; routes that are
 not plain FHIR interactions (operations, worklists, journeys) say what they need with
 ``@requires(...)``. A route that says nothing and cannot be read is refused: nothing is open by
@@ -10,10 +12,13 @@ accident.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cachetools import TLRUCache
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -78,12 +83,44 @@ class Principal:
 UNRESTRICTED = Principal(client_id="-", subject="-", grants=(), unrestricted=True)
 
 
+# A bearer token this process verified is taken again without verifying it (no thread, no
+# signature check) until it expires, and for at most VERIFIED_FOR_AT_MOST seconds: a key the
+# issuer withdraws stops working here within that. A client sends its access token with every
+# request, so the verification (and the thread it runs in, for the issuer's keys may need a
+# fetch) was paid per request. Bounded: the least recently used token is forgotten first.
+VERIFIED_TOKENS = 4096
+VERIFIED_FOR_AT_MOST = 300.0
+
+
+def _expires(_token: str, entry: tuple[Principal, float], _now: float) -> float:
+    return entry[1]
+
+
 @dataclass
 class Authenticator:
     """Held by the runtime: the verifier, or None when authentication is switched off."""
 
     verifier: TokenVerifier | None
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(""))
+    clock: Callable[[], float] = time.time
+    _verified: TLRUCache[str, tuple[Principal, float]] = field(init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._verified = TLRUCache(maxsize=VERIFIED_TOKENS, ttu=_expires, timer=self.clock)
+
+    def known(self, authorization: str | None) -> Principal | None:
+        """The caller, when that needs no I/O: authentication is off, or the token is one this
+        process verified and it has not expired. None: ``principal`` must verify it."""
+        if self.verifier is None:
+            return UNRESTRICTED
+        token = _bearer(authorization)
+        with self._lock:
+            entry = self._verified.get(token)
+        if entry is None:
+            return None
+        self.limiter.check(entry[0].client_id)
+        return entry[0]
 
     def principal(self, authorization: str | None) -> Principal:
         if self.verifier is None:
@@ -96,6 +133,13 @@ class Authenticator:
         except IssuerUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from exc
         principal = principal_from(claims)
+        expires = claims.get("exp")
+        if isinstance(expires, int | float):
+            with self._lock:  # a past time is not stored
+                self._verified[token] = (
+                    principal,
+                    min(expires, self.clock() + VERIFIED_FOR_AT_MOST),
+                )
         self.limiter.check(principal.client_id)
         return principal
 
@@ -161,7 +205,9 @@ async def authorize(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.runtime.authenticator
     trail = open_trail(request)  # audited from here on, refusals included (painflow_shared.audit)
     header = request.headers.get("authorization")
-    principal = await run_in_threadpool(authenticator.principal, header)
+    principal = authenticator.known(header)  # a token verified before: no thread
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.principal, header)
     request.state.principal = principal
     trail.principal = principal
     for resource_type, interaction in route_needs(request):
