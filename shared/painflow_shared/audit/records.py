@@ -114,11 +114,15 @@ def _agent_column(drafted: Drafted) -> str | None:
     return str(value) if value else None
 
 
+def needs_record(trail: Trail, status: int) -> bool:
+    """False when nothing is left to record: the write's own commit recorded it, or the request
+    is exempt (a successful read of the audit itself)."""
+    return not ((trail.committed or trail.exempt) and status < 400)
+
+
 def record_request(engine: Engine, trail: Trail, status: int) -> None:
     """A decided request's AuditEvent(s), in a transaction of their own."""
-    if trail.committed and status < 400:
-        return  # its write's commit recorded it
-    if trail.exempt and status < 400:
+    if not needs_record(trail, status):
         return
     with engine.begin() as connection:
         insert_records(connection, audit_events(occurrence(trail, status), trail.touched))
@@ -156,6 +160,8 @@ class AuditRecorder:
         trail = scope.get(SCOPE_KEY)
         if not isinstance(trail, Trail):
             return  # not a guarded route (metadata, health) or refused before authorize
+        if not needs_record(trail, status):
+            return  # no thread hop for a write whose commit holds its audit
         try:
             await run_in_threadpool(record_request, self.engine, trail, status)
         except Exception as exc:  # the audit must not take the service down
