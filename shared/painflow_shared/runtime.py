@@ -138,14 +138,19 @@ class ServiceRuntime:
         return None
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """The route dependency (async: a plain ``def`` one costs a thread hand-off per request)."""
+    return _runtime(request)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A read-only session per request (writes go through the runtime's unit of work)."""
-    with Session(get_runtime(request).engine, expire_on_commit=False) as session:
+    with Session(_runtime(request).engine, expire_on_commit=False) as session:
         yield session
 
 

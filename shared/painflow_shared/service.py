@@ -34,7 +34,7 @@ from painflow_shared.fhir.capability import (
     capability_statement,
     metadata_router,
 )
-from painflow_shared.fhir.negotiation import negotiate
+from painflow_shared.fhir.negotiation import negotiated
 from painflow_shared.fhir.outcomes import install_error_handlers
 from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
@@ -98,7 +98,7 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
     install_error_handlers(app)
     _install_middleware(app, runtime)
     for router in _open_routers(settings, declaration, runtime.authenticator):
-        app.include_router(router, dependencies=[Depends(negotiate)])
+        app.include_router(router, dependencies=[Depends(negotiated)])
     # the audit's routes first: /fhir/AuditEvent is not the generic /fhir/{resource_type}
     for router in [
         audit_router(declaration.readable_types()),
@@ -107,7 +107,7 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
     ]:
         # every route refuses, before any work, a _format or Accept it cannot answer (406),
         # then a caller without a trusted token (401) or the scopes the route needs (403)
-        app.include_router(router, dependencies=[Depends(negotiate), Depends(authorize)])
+        app.include_router(router, dependencies=[Depends(negotiated), Depends(authorize)])
     checks = runtime.readiness_checks()
     app.include_router(
         health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -22,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from painflow_referral.app import create_app
 from painflow_referral.settings import ReferralSettings
 from painflow_shared.telemetry import JsonLogFormatter
+from painflow_shared.testing.factories import referral_bundle
 from painflow_shared.testing.fixtures import service_settings
 from painflow_shared.testing.servers import RunningServer, start_server
 
@@ -199,3 +201,25 @@ def test_a_lost_database_connection_is_a_503_to_retry_and_the_connection_serves_
         assert gone.headers["retry-after"] == "1"
         assert gone.json()["issue"][0]["code"] == "transient"
         assert client.get("/fhir/metadata").status_code == 200
+
+
+def test_a_referral_post_hands_work_to_the_thread_pool_once(development, monkeypatch):
+    """The unit of work is the one blocking step of a POST: every dependency on the way to it
+    (content negotiation, the runtime, the handlers, the caller) is async, where each plain
+    ``def`` one cost a thread-pool hand-off per request (issue 12: there were 4 here, 5 with
+    authentication on, where the token's check now runs in the pool only for a new token)."""
+    handoffs: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        target = getattr(func, "func", func)  # a functools.partial names its function
+        handoffs.append(getattr(target, "__qualname__", type(target).__name__))
+        return await run_sync(func, *args, **kwargs)
+
+    with httpx.Client(base_url=development.url, timeout=30) as client:
+        warm = client.post("/fhir", json=referral_bundle(), headers=FHIR_JSON)
+        assert warm.status_code == 200, warm.text
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        response = client.post("/fhir", json=referral_bundle(), headers=FHIR_JSON)
+    assert response.status_code == 200, response.text
+    assert len(handoffs) == 1, handoffs

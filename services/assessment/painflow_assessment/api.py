@@ -32,7 +32,7 @@ router = APIRouter(prefix="/fhir", tags=["assessment"])
 worklist_router = APIRouter(prefix="/worklist", tags=["assessment"])
 
 
-def get_handlers(request: Request) -> AssessmentHandlers:
+async def get_handlers(request: Request) -> AssessmentHandlers:
     handlers: AssessmentHandlers = request.app.state.assessment
     return handlers
 

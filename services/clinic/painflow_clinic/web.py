@@ -58,7 +58,7 @@ def settings_of(request: Request) -> ClinicSettings:
     return settings
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
     data = request.session.get("user")
     if not data:
         raise SignInRequired(
@@ -75,7 +75,7 @@ def current_user(request: Request) -> User:
 UserDep = Annotated[User, Depends(current_user)]
 
 
-def fhir_of(request: Request, user: UserDep) -> Fhir:
+async def fhir_of(request: Request, user: UserDep) -> Fhir:
     return Fhir(request.app.state.http, settings_of(request), user.token)
 
 

@@ -19,17 +19,17 @@ from painflow_shared.auth.guard import principal_of, requires
 from painflow_shared.fhir.errors import NotFound, UnsupportedSearch
 from painflow_shared.fhir.http import read_fhir_body
 from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.negotiation import negotiate
+from painflow_shared.fhir.negotiation import negotiated
 from painflow_shared.fhir.parse import parse_resource
 from painflow_shared.fhir.versions import resource_headers
 from painflow_shared.runtime import RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/fhir", tags=["followup"], dependencies=[Depends(negotiate)])
+router = APIRouter(prefix="/fhir", tags=["followup"], dependencies=[Depends(negotiated)])
 journeys = APIRouter(tags=["followup"])
 QUESTIONNAIRE_PARAMS = frozenset({"url", "_id", "_format", "_pretty"})
 
 
-def get_handlers(request: Request) -> FollowupHandlers:
+async def get_handlers(request: Request) -> FollowupHandlers:
     handlers: FollowupHandlers = request.app.state.followup
     return handlers
 

@@ -28,7 +28,7 @@ from painflow_shared.runtime import RuntimeDep
 router = APIRouter(prefix="/fhir", tags=["referral"])
 
 
-def get_handlers(request: Request) -> ReferralHandlers:
+async def get_handlers(request: Request) -> ReferralHandlers:
     handlers: ReferralHandlers = request.app.state.referral
     return handlers
 

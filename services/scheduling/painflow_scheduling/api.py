@@ -41,7 +41,7 @@ DEFINITION_PARAMS = ("_id", "code", "name", "url")
 TASK_PATCHABLE = ("status", "statusReason", "businessStatus", "output", "note", "owner")
 
 
-def get_handlers(request: Request) -> SchedulingHandlers:
+async def get_handlers(request: Request) -> SchedulingHandlers:
     handlers: SchedulingHandlers = request.app.state.scheduling
     return handlers
 

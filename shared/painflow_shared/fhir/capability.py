@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.negotiation import negotiate
+from painflow_shared.fhir.negotiation import negotiated
 from painflow_shared.fhir.search_params import SearchParamRegistry
 
 READS = ("read", "vread", "history-instance", "search-type")
@@ -104,7 +104,7 @@ def metadata_router(
     statement: dict[str, Any], endpoints: Callable[[], dict[str, Any] | None] = lambda: None
 ) -> APIRouter:
     """``/fhir/metadata`` (open to all, as FHIR expects) with the security it enforces."""
-    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])
+    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiated)])
 
     @router.get("/metadata")
     def metadata() -> Response:

@@ -35,8 +35,14 @@ def check_acceptable(formats: Iterable[str], accept: str | None) -> None:
 
 
 def negotiate(request: Request) -> None:
-    """A route dependency: refuse, before any work, a request for a format we cannot send."""
+    """Refuse, before any work, a request for a format we cannot send."""
     check_acceptable(request.query_params.getlist("_format"), request.headers.get("accept"))
+
+
+async def negotiated(request: Request) -> None:
+    """``negotiate`` as a route dependency. Async, as every dependency that does no I/O here:
+    FastAPI runs a plain ``def`` dependency in its thread pool, a hand-off per request."""
+    negotiate(request)
 
 
 def wants_pretty(values: Iterable[str]) -> bool:

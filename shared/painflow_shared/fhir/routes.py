@@ -18,7 +18,7 @@ from painflow_shared.auth.scopes import Interaction
 from painflow_shared.fhir.bundles import history, searchset
 from painflow_shared.fhir.errors import Forbidden, InvalidRequest, NotFound
 from painflow_shared.fhir.media import fhir_response
-from painflow_shared.fhir.negotiation import negotiate, prefers_lenient, wants_pretty
+from painflow_shared.fhir.negotiation import negotiated, prefers_lenient, wants_pretty
 from painflow_shared.fhir.numbers import MAX_INT32, NumberOutOfRange, parse_bounded_int
 from painflow_shared.fhir.outcomes import operation_outcome
 from painflow_shared.fhir.references import local_reference, reference_of
@@ -32,7 +32,7 @@ from painflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep
 
 
 def read_router(resource_types: list[str]) -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])
+    router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiated)])
     owned = set(resource_types)
 
     def check_type(resource_type: str) -> None:
