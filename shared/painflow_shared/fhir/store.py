@@ -19,7 +19,12 @@ from painflow_shared.fhir.errors import Gone, NotFound, PreconditionFailed
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.references import is_relative, parse_relative
 from painflow_shared.fhir.search_params import SearchParamRegistry
-from painflow_shared.fhir.store_tables import ResourceVersion, SearchIndexEntry, StoredResource
+from painflow_shared.fhir.store_tables import (
+    ResourceVersion,
+    SearchIndexEntry,
+    StoredResource,
+    new_stored_resource,
+)
 
 __all__ = ["ResourceStore", "ResourceVersion", "SearchIndexEntry", "StoredResource"]
 
@@ -188,10 +193,7 @@ class ResourceStore:
         }
         key = (resource["resourceType"], resource["id"])
         if row is None:
-            row = StoredResource(
-                resource_type=key[0], id=key[1], version_id=version, last_updated=now,
-                content=resource,
-            )  # fmt: skip
+            row = new_stored_resource(key[0], key[1], version, now, resource)
             self.session.add(row)
             self._rows[key] = row
             self._absent.discard(key)
