@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from painflow_shared.db import make_engine, migrate
 from painflow_shared.settings import SharedSettings
@@ -80,3 +82,16 @@ def dead_letters(settings: SharedSettings, topic: str) -> list[dict[str, bytes]]
     records = list(dead)
     dead.close()
     return [dict(record.headers) for record in records]
+
+
+def statements_in_this_thread(engine: Engine) -> tuple[list[str], Callable[[], None]]:
+    """The SQL ``engine`` runs from now on in the calling thread, and how to stop counting."""
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == me:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", count)

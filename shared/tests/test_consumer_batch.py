@@ -11,10 +11,9 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from painflow_shared.events.clients import make_producer
@@ -26,7 +25,7 @@ from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.unit_of_work import EventSource, UnitOfWork, UnitOfWorkFactory
 
-from .conftest import dead_letters, scratch_topic
+from .conftest import dead_letters, scratch_topic, statements_in_this_thread
 
 pytestmark = pytest.mark.integration
 RECEIVED = "painflow.referral.received"
@@ -93,22 +92,25 @@ def _stored(pg_engine: Engine) -> tuple[list[str], list[str]]:
     return [row.key for row in outbox], list(inbox)
 
 
-def _statements(engine: Engine) -> tuple[list[str], Any]:
-    seen: list[str] = []
-    me = threading.get_ident()
+def _logged(consumer: EventConsumer) -> list[str]:
+    """What the consumer's preload and handler saw, in order (the handler still publishes)."""
+    log: list[str] = []
+    consumer.preload = lambda _uow, events: log.append(
+        "preload " + ",".join(e.patient_id for e in events)
+    )
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if threading.get_ident() == me:
-            seen.append(statement)
+    def handle(uow: UnitOfWork, event: Envelope) -> None:
+        log.append(f"handle {event.patient_id}")
+        _publishes(uow, event)
 
-    event.listen(engine, "before_cursor_execute", count)
-    return seen, lambda: event.remove(engine, "before_cursor_execute", count)
+    consumer.handlers = {RECEIVED: handle}
+    return log
 
 
 def test_a_batch_commits_every_event_once_in_a_few_statements(pg_engine, settings, topic):
     consumer = _consumer(pg_engine, settings)
     records = _records(topic, *(f"p{i}" for i in range(10)))
-    seen, stop_counting = _statements(pg_engine)
+    seen, stop_counting = statements_in_this_thread(pg_engine)
     consumer.process_batch(records)  # type: ignore[arg-type]
     stop_counting()
     outbox, inbox = _stored(pg_engine)
@@ -149,16 +151,7 @@ def test_an_event_handled_before_or_twice_in_a_batch_has_one_effect(pg_engine, s
 
 def test_a_preload_sees_the_batch_s_events_once_before_any_handler(pg_engine, settings, topic):
     consumer = _consumer(pg_engine, settings)
-    log: list[str] = []
-    consumer.preload = lambda _uow, events: log.append(
-        "preload " + ",".join(e.patient_id for e in events)
-    )
-
-    def handle(uow: UnitOfWork, event: Envelope) -> None:
-        log.append(f"handle {event.patient_id}")
-        _publishes(uow, event)
-
-    consumer.handlers = {RECEIVED: handle}
+    log = _logged(consumer)
     first, second = _records(topic, "p1", "p2")
     consumer.process_batch([first, second, second])  # type: ignore[list-item]
     # once, first, without what the batch itself had already
@@ -172,19 +165,10 @@ def test_a_batch_holding_a_handled_event_commits_nothing_and_its_events_go_alone
     """The inbox is claimed with the batch's commit (one statement for all its rows): an event
     handled before makes that commit fail, and each event is then claimed before it is handled."""
     consumer = _consumer(pg_engine, settings)
-    log: list[str] = []
-    consumer.preload = lambda _uow, events: log.append(
-        "preload " + ",".join(e.patient_id for e in events)
-    )
-
-    def handle(uow: UnitOfWork, event: Envelope) -> None:
-        log.append(f"handle {event.patient_id}")
-        _publishes(uow, event)
-
-    consumer.handlers = {RECEIVED: handle}
+    log = _logged(consumer)
     first, second, third = _records(topic, "p1", "p2", "p3")
     consumer.process(first)  # type: ignore[arg-type]  # alone: no batch, no preload
-    seen, stop_counting = _statements(pg_engine)
+    seen, stop_counting = statements_in_this_thread(pg_engine)
     consumer.process_batch([first, second, third])  # type: ignore[list-item]
     stop_counting()
     # the batch ran and rolled back; alone, p1 is found in the inbox and not handled again

@@ -3,13 +3,12 @@ SQLite: what is written, what the ORM objects are afterwards, and what a claim r
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, inspect
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
@@ -20,7 +19,7 @@ from painflow_shared.events.inbox import InboxEntry, claim_with_commit
 from painflow_shared.events.outbox import OutboxMessage, record_event
 from painflow_shared.fhir.store_tables import StoredResource
 
-from .conftest import MIGRATIONS
+from .conftest import MIGRATIONS, statements_in_this_thread
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -51,18 +50,6 @@ def _inbox(event_id: str, offset: int = 0) -> dict[str, Any]:
     return {"event_id": event_id, "event_type": "t", "topic": "x", "partition": 0, "offset": offset}
 
 
-def _statements(engine: Engine) -> tuple[list[str], Any]:
-    seen: list[str] = []
-    me = threading.get_ident()
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if threading.get_ident() == me:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    return seen, lambda: event.remove(engine, "before_cursor_execute", count)
-
-
 def test_new_rows_of_several_tables_go_in_together_and_their_objects_stay_in_the_session(
     engine: Engine,
 ) -> None:
@@ -75,7 +62,7 @@ def test_new_rows_of_several_tables_go_in_together_and_their_objects_stay_in_the
         session.add_all([first, second])
         outbox = record_event(session, "topic", envelope)
         claim_with_commit(session, "unit", [_inbox("e1"), _inbox("e2", 1)])
-        seen, stop = _statements(engine)
+        seen, stop = statements_in_this_thread(engine)
         staged_inserts.write(session)
         stop()
         # a resource row is persistent now, as if the ORM had inserted it; the outbox row's key
@@ -124,7 +111,7 @@ def test_new_rows_of_a_table_the_flush_also_updates_are_left_to_the_orm(engine: 
         assert stored is not None
         stored.version_id = 2
         session.add(_resource("p2"))
-        seen, stop = _statements(engine)
+        seen, stop = statements_in_this_thread(engine)
         session.commit()
         stop()
     assert [s.split()[0] for s in seen] == ["UPDATE", "INSERT"], seen
