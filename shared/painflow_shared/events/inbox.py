@@ -37,9 +37,7 @@ def claim_with_commit(
 ) -> None:
     """Stage the inbox rows of these events (as ``claim`` takes them) with the unit of work's
     other inserts: its write raises ``staged_inserts.AlreadyClaimed`` if any was there."""
-    now = utcnow()
-    rows = [{**e, "consumer": consumer, "handled_at": now} for e in entries]
-    staged_inserts.stage(session, _TABLE, rows, claim=True)
+    staged_inserts.stage(session, _TABLE, _rows(consumer, entries), claim=True)
 
 
 _TABLE = cast(Table, InboxEntry.__table__)  # type: ignore[attr-defined]
@@ -53,12 +51,18 @@ def claim(session: Session, consumer: str, entries: Sequence[Mapping[str, Any]])
     committed. Rolled back with the transaction if the handling fails."""
     if not entries:
         return set()
-    table = _TABLE
-    now = utcnow()
-    rows = {e["event_id"]: {**e, "consumer": consumer, "handled_at": now} for e in entries}
     dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TABLE)
     claimed = session.execute(
-        statement.values(list(rows.values())).on_conflict_do_nothing().returning(table.c.event_id)
+        statement.values(_rows(consumer, entries))
+        .on_conflict_do_nothing()
+        .returning(_TABLE.c.event_id)
     )
     return set(claimed.scalars())
+
+
+def _rows(consumer: str, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The inbox rows of these events, taken now; an event twice among them, once."""
+    now = utcnow()
+    rows = {e["event_id"]: {**e, "consumer": consumer, "handled_at": now} for e in entries}
+    return list(rows.values())

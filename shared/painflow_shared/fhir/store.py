@@ -207,9 +207,10 @@ class ResourceStore:
         return resource
 
     def _add_version(self, row: StoredResource, method: str) -> None:
-        """The history row, written with the index rows after the session's next flush (Core,
-        one executemany): an ORM object per version cost more than the rest of the write. Its
-        resource row is always staged with it, so that flush always comes."""
+        """The history row, a dictionary the session's next write inserts with the index rows
+        and the resource row (``_staged_rows``, ``staged_inserts``): an ORM object per version
+        cost more than the rest of the write. Its resource row is always staged with it, so
+        that write always comes."""
         self._versions.append(
             {
                 "resource_type": row.resource_type,
