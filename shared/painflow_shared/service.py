@@ -208,6 +208,7 @@ def _start_workers(runtime: ServiceRuntime, declaration: ServiceDeclaration) -> 
         backoff_seconds=settings.consumer_backoff_seconds,
         before_connect=topics.ensure,
         preload=declaration.preload,
+        linger_seconds=settings.consumer_linger_ms / 1000,
     )
     runtime.consumers.append(consumer)
     runtime.watch_consumer(consumer, real_topics)

@@ -109,6 +109,9 @@ class SharedSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         500, ge=0, validation_alias=_env("PAINFLOW_FETCH_MAX_WAIT_MS", "consumer_fetch_max_wait_ms")
     )
+    consumer_linger_ms: int = Field(
+        0, ge=0, le=1000, validation_alias=_env("PAINFLOW_CONSUMER_LINGER_MS", "consumer_linger_ms")
+    )
     relay_poll_seconds: float = 0.05
     relay_batch_size: int = 200
     start_background_workers: bool = True
