@@ -33,8 +33,9 @@ down: ## stop what `make up` started (services; the Kafka broker and Zipkin only
 	@if [ -x $(PY) ]; then $(PY) deploy/local/supervisor.py down; fi
 
 demo: ## up, walk a sample patient through the whole path, print the journey and trace id, down
-	@# months of follow-up in seconds: the demo's follow-up service takes outcomes dated ahead
-	FOLLOWUP_ACCEPT_FUTURE_OUTCOMES=true $(MAKE) up
+	@# months of follow-up in seconds: the demo performs booked slots before their time and its
+	@# follow-up service takes outcomes dated ahead
+	SCHEDULING_ACCEPT_FUTURE_PROCEDURES=true FOLLOWUP_ACCEPT_FUTURE_OUTCOMES=true $(MAKE) up
 	$(PY) deploy/local/demo.py || { $(MAKE) down; exit 1; }
 	$(MAKE) down
 

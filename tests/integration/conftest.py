@@ -130,8 +130,10 @@ def _name_each_other(settings: dict[str, SharedSettings]) -> None:
         own.referral_base_url = settings["referral"].public_base_url
         if hasattr(own, "assessment_base_url"):
             own.assessment_base_url = settings["assessment"].public_base_url
-    # the whole-journey tests walk months of follow-up in seconds (as make demo does)
+    # the whole-journey tests walk months of follow-up in seconds (as make demo does): they
+    # perform booked slots before their time and date outcomes inside windows still ahead
     settings["followup"].accept_future_outcomes = True  # type: ignore[attr-defined]
+    settings["scheduling"].accept_future_procedures = True  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -41,6 +41,7 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
         policies=load_scheduling_policies(settings.hold_policy),
         site_zone=ZoneInfo(settings.site_tz),
         local_bases=settings.local_bases(),
+        accept_future_procedures=settings.accept_future_procedures,
     )
     declaration.subscriptions.update(handlers.subscriptions())
     declaration.preload = consumers.preload

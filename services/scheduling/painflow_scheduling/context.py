@@ -21,6 +21,7 @@ class SchedulingContext(HandlerContext):
     site_zone: ZoneInfo
     local_bases: tuple[str, ...] = ()
     now: Callable[[], datetime] = utcnow
+    accept_future_procedures: bool = False  # SchedulingSettings: demos only
 
     def find(self, resource_type: str, **params: str) -> list[dict[str, Any]]:
         """Search this service's store (``based_on=`` for ``based-on``)."""

@@ -39,9 +39,17 @@ class SchedulingHandlers:
     site_zone: ZoneInfo
     local_bases: tuple[str, ...] = ()
     now: Callable[[], datetime] = field(default=utcnow)
+    accept_future_procedures: bool = False  # SchedulingSettings: demos only
 
     def context(self, uow: UnitOfWork) -> SchedulingContext:
-        return SchedulingContext(uow, self.policies, self.site_zone, self.local_bases, self.now)
+        return SchedulingContext(
+            uow,
+            self.policies,
+            self.site_zone,
+            self.local_bases,
+            self.now,
+            self.accept_future_procedures,
+        )
 
     def run(self, work: Callable[[SchedulingContext], T], cancelled: Cancelled = None) -> T:
         return self.units.run(lambda uow: work(self.context(uow)), cancelled)

@@ -10,6 +10,7 @@ is fulfilled; ``procedure-performed`` and one ``procedure-complication`` per com
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ PROCEDURE_INSTANTS = ("performedPeriod.start", "performedPeriod.end", "performed
 PART_INSTANTS = ("effectiveDateTime", "effectivePeriod.start", "effectivePeriod.end")
 PARTS = ("Observation", "MedicationAdministration")
 SPINE = frozenset({"lumbar", "cervical", "thoracic"})
+CLOCK_SKEW = timedelta(minutes=5)  # senders' clocks run a little fast
 
 
 def record_procedure(ctx: SchedulingContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +42,7 @@ def record_procedure(ctx: SchedulingContext, body: dict[str, Any]) -> dict[str, 
     order = _order(ctx, body)
     patient_id = str(patient_id_of(order))
     _check(body, order)
+    _not_ahead(ctx, body.get("performedPeriod") or {})
     procedure_id = new_id()
     procedure_ref = reference_string("Procedure", procedure_id)
     parts = [_part(ctx, p, procedure_ref, order) for p in body.get("contained") or []]
@@ -119,6 +122,19 @@ def _period_rules(period: dict[str, Any]) -> list[tuple[bool, str, str]]:
             "performedPeriod.end is before its start",
         ),
     ]
+
+
+def _not_ahead(ctx: SchedulingContext, period: dict[str, Any]) -> None:
+    """A Procedure is recorded after it was performed: a period that ends ahead of now (beyond
+    a clock skew) is a booking entered as done, or a wrong date. It would complete the order,
+    fulfil the Appointment and start the follow-up windows from a time that has not come."""
+    end = parse_moment(period.get("end"), ZoneInfo("UTC"))
+    if end is None or ctx.accept_future_procedures or end <= ctx.now() + CLOCK_SKEW:
+        return
+    raise BusinessRuleViolation(
+        "performedPeriod.end is in the future: record a Procedure once it was performed",
+        expression="Procedure.performedPeriod.end",
+    )
 
 
 def _site_rules(body: dict[str, Any]) -> list[tuple[bool, str, str]]:

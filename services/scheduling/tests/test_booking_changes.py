@@ -4,6 +4,7 @@ kept once per Appointment, and a Procedure's period."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 from painflow_scheduling.tables import OrderBooking
 from painflow_shared.events.envelope import build_event
 from painflow_shared.events.types import ReferralEvent, SchedulingEvent
+from painflow_shared.fhir.dates import parse_fhir_date
 from painflow_shared.fhir.errors import BusinessRuleViolation
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -215,7 +217,7 @@ def procedure(order: dict[str, Any], period: dict[str, str]) -> dict[str, Any]:
     ],
 )
 def test_a_completed_procedure_needs_both_ends_of_its_period(kit, period, expression, text):
-    handlers = kit.handlers()
+    handlers = kit.handlers(clock=[kit.NOW + timedelta(days=12)])  # after 2026-10-12
     event, order = kit.completed_event()
     kit.deliver(handlers, event)
     with pytest.raises(BusinessRuleViolation) as refused:
@@ -228,12 +230,60 @@ def test_a_completed_procedure_needs_both_ends_of_its_period(kit, period, expres
 
 
 def test_a_performed_booking_releases_its_order(kit):
-    handlers = kit.handlers()
+    clock = [kit.NOW]
+    handlers = kit.handlers(clock=clock)
     event, order = kit.completed_event()
     kit.deliver(handlers, event)
     slot_id = kit.slot(handlers, "2026-10-12T08:30:00Z", "2026-10-12T09:00:00Z")
     handlers.book(kit.appointment(order, slot_id), None)
     whole = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}
+    clock[0] = kit.NOW + timedelta(days=12)  # the block was done; now it is recorded
     handlers.record_procedure(procedure(order, whole))
     assert order_rows(handlers) == []
     assert kit.find(handlers, "Slot", status="busy")[0]["id"] == slot_id
+
+
+def test_a_procedure_that_ends_in_the_future_is_refused_and_nothing_changes(kit):
+    """Recording a booked block before its time would complete the order, fulfil the
+    Appointment and start the follow-up windows from a time that has not come."""
+    clock = [kit.NOW]
+    handlers = kit.handlers(clock=clock)
+    event, order = kit.completed_event()
+    kit.deliver(handlers, event)
+    slot_id = kit.slot(handlers, "2026-10-12T08:30:00Z", "2026-10-12T09:00:00Z")
+    handlers.book(kit.appointment(order, slot_id), None)
+    whole = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}
+    with pytest.raises(BusinessRuleViolation) as refused:
+        handlers.record_procedure(procedure(order, whole))
+    assert refused.value.issues[0].expression == ("Procedure.performedPeriod.end",)
+    assert "in the future" in refused.value.diagnostics
+    assert kit.find(handlers, "Procedure") == []
+    assert [a["status"] for a in kit.find(handlers, "Appointment")] == ["booked"]
+    assert len(order_rows(handlers)) == 1  # the order still waits for its procedure
+
+    end = parse_fhir_date(whole["end"])
+    assert end is not None
+    clock[0] = end - timedelta(minutes=4)  # within the clock skew a sender's clock may run ahead
+    assert handlers.record_procedure(procedure(order, whole))["performedPeriod"] == whole
+    assert order_rows(handlers) == []
+
+
+def test_a_demo_may_record_a_booked_procedure_ahead_of_its_time(kit):
+    handlers = dataclasses.replace(kit.handlers(), accept_future_procedures=True)
+    event, order = kit.completed_event()
+    kit.deliver(handlers, event)
+    whole = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}  # NOW is 10-01
+    assert handlers.record_procedure(procedure(order, whole))["performedPeriod"] == whole
+
+
+def test_production_refuses_future_procedures():
+    from painflow_scheduling.settings import SchedulingSettings
+
+    with pytest.raises(ValueError, match="demos"):
+        SchedulingSettings(
+            accept_future_procedures=True,
+            environment="production",
+            kafka_sasl_username="scheduling",
+            kafka_sasl_password="a-production-secret",
+        )
+    assert SchedulingSettings().accept_future_procedures is False

@@ -4,6 +4,7 @@ every rule, changes, procedures; every staged event checked against contracts/."
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from painflow_shared.unit_of_work import EventSource, in_memory_units
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "contracts" / "examples" / "painflow.assessment.completed.json"
 NOW = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+AFTER = datetime(2026, 10, 12, 10, 0, tzinfo=UTC)  # procedure_body's block is over
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 OVERRIDE = "https://painflow.dev/fhir/StructureDefinition/allergy-override"
@@ -282,7 +284,7 @@ def test_procedure_with_complication_publishes_both_events(handlers, contracts):
     slot_id = slot(handlers, room(handlers), "2026-10-12T08:30:00Z", "2026-10-12T09:00:00Z")
     handlers.book(with_override(appointment(order, slot_id)), None)
     procedure = procedure_body(order)
-    stored = handlers.record_procedure(procedure)
+    stored = after(handlers).record_procedure(procedure)
     assert stored["complicationDetail"]
     assert find(handlers, "Observation", part_of=f"Procedure/{stored['id']}")
     assert find(handlers, "Appointment", status="fulfilled")
@@ -292,10 +294,15 @@ def test_procedure_with_complication_publishes_both_events(handlers, contracts):
     ]
 
 
+def after(handlers: SchedulingHandlers) -> SchedulingHandlers:
+    """The same service once procedure_body's block is over: a Procedure is recorded then."""
+    return dataclasses.replace(handlers, now=lambda: AFTER)
+
+
 def test_procedure_for_unknown_or_revoked_order_is_refused(handlers):
     event, order = completed_event()
-    with pytest.raises(BusinessRuleViolation):
-        handlers.record_procedure(procedure_body(order))
+    with pytest.raises(BusinessRuleViolation, match="basedOn"):
+        after(handlers).record_procedure(procedure_body(order))
     deliver(handlers, event)
     revoked = build_event(
         event_type=AssessmentEvent.ORDER_REVOKED,
@@ -306,8 +313,8 @@ def test_procedure_for_unknown_or_revoked_order_is_refused(handlers):
         include=[],
     )
     deliver(handlers, revoked)
-    with pytest.raises(BusinessRuleViolation):
-        handlers.record_procedure(procedure_body(order))
+    with pytest.raises(BusinessRuleViolation, match="revoked"):
+        after(handlers).record_procedure(procedure_body(order))
 
 
 def test_instants_without_a_zone_are_a_400(handlers):
