@@ -40,6 +40,7 @@ from painflow_shared.fhir.routes import read_router
 from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.http_edge import BodyLimit, ErrorBoundary, RequestMetrics, SecurityHeaders
 from painflow_shared.observability import health_router
+from painflow_shared.policy_documents import policies_router
 from painflow_shared.runtime import ServiceRuntime
 from painflow_shared.settings import SharedSettings
 from painflow_shared.telemetry import configure_logging, flush_spans, instrument_app
@@ -67,6 +68,8 @@ class ServiceDeclaration:
     preload: Preload | None = None
     system_interactions: tuple[str, ...] = ()
     publishes: bool = True
+    # the clinical policy documents the service runs with, by name: GET /policies/{name}
+    policies: dict[str, Path] = field(default_factory=dict)
 
     def readable_types(self) -> list[str]:
         return [r.type for r in self.resources if "read" in r.interactions]
@@ -108,6 +111,8 @@ def build_service(settings: SharedSettings, declaration: ServiceDeclaration) -> 
         # every route refuses, before any work, a _format or Accept it cannot answer (406),
         # then a caller without a trusted token (401) or the scopes the route needs (403)
         app.include_router(router, dependencies=[Depends(negotiated), Depends(authorize)])
+    if declaration.policies:
+        app.include_router(policies_router(declaration.policies))
     checks = runtime.readiness_checks()
     app.include_router(
         health_router(checks, runtime.refresh_metrics, metrics=settings.serves_metrics)

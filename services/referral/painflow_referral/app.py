@@ -29,6 +29,7 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         resources=_capabilities(),
         system_interactions=("transaction", "batch"),
         routers=[api.router],
+        policies={"triage": settings.triage_policy_file},
     )
     app = build_service(settings, declaration)
     handlers = _handlers(settings, app)
