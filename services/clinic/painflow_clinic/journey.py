@@ -1,6 +1,7 @@
 """The journey page's view: the follow-up service's timeline (``GET /journeys/{id}``) with each
 step's resources linked at the service that made them, and the charts: NRS and ODI/NDI with
-the baseline and the clinically important change, MME with the 50 and 90 lines.
+the baseline and the clinically important change, MME with the policy's lines (50 and 90 as
+shipped); the lines come from the services' policies (thresholds.py).
 
 Pure: the page reads the data (pages/patients.py) and hands it here.
 """
@@ -11,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from painflow_clinic.charts import Chart, Point, Rule, important_change_line, line_chart
-from painflow_clinic.thresholds import THRESHOLDS
+from painflow_clinic.thresholds import ImportantChange, Thresholds
 
 Resource = dict[str, Any]
 ODI_LOINC, NDI_LOINC = "97909-6", "82237-9"
@@ -75,16 +76,16 @@ def describe(event_type: str, summary: Resource) -> str:
     return "; ".join(parts) or event_type.rsplit(".", 1)[-1].replace("-", " ")
 
 
-def nrs_chart(journey: Resource) -> Chart:
+def nrs_chart(journey: Resource, thresholds: Thresholds) -> Chart:
     series = (journey.get("series") or {}).get("nrs") or []
-    rule = THRESHOLDS["nrs"]
+    rule = thresholds.change.get("nrs")
     baseline = next(
         (p["value"] for p in series if str(p.get("event", "")).startswith("painflow.assessment")),
         series[0]["value"] if series else None,
     )
     line = (
-        important_change_line(baseline, rule["min_points"], rule["min_percent"])
-        if baseline is not None
+        important_change_line(baseline, rule.min_points, rule.min_percent)
+        if baseline is not None and rule is not None
         else None
     )
     points = [
@@ -97,10 +98,14 @@ def nrs_chart(journey: Resource) -> Chart:
         )
         for p in series
     ]
-    return line_chart("Pain (NRS 0-10)", "NRS", points, _rules(baseline, line, rule), y_max=10)
+    rules = _rules(baseline, line, rule)
+    notes = thresholds.note("nrs")
+    return line_chart("Pain (NRS 0-10)", "NRS", points, rules, y_max=10, notes=notes)
 
 
-def function_chart(observations: list[Resource], onset: str | None) -> Chart | None:
+def function_chart(
+    observations: list[Resource], onset: str | None, thresholds: Thresholds
+) -> Chart | None:
     """ODI (low back) or NDI (neck), intake and follow-up scores, oldest first."""
     scores = sorted(
         (o for o in observations if _loinc(o) in (ODI_LOINC, NDI_LOINC) and _value(o) is not None),
@@ -109,50 +114,62 @@ def function_chart(observations: list[Resource], onset: str | None) -> Chart | N
     if not scores:
         return None
     name = "ndi" if _loinc(scores[0]) == NDI_LOINC else "odi"
-    rule = THRESHOLDS[name]
+    rule = thresholds.change.get(name)
     baseline = float(_value(scores[0]) or 0)
-    line = important_change_line(baseline, rule["min_points"], rule["min_percent"])
+    line = important_change_line(baseline, rule.min_points, rule.min_percent) if rule else None
     points = [
         Point(
             day=_days(o, onset),
             value=float(_value(o) or 0),
             label=f"{name.upper()} {_value(o):g}% on day {_days(o, onset):g}",
-            marked=_better(o) or (float(_value(o) or 0) <= line and o is not scores[0]),
+            marked=_better(o)
+            or (line is not None and float(_value(o) or 0) <= line and o is not scores[0]),
             href=str(o.get("_href", "")),
         )
         for o in scores
     ]
     title = f"Function ({name.upper()} %, lower is better)"
-    return line_chart(title, f"{name.upper()} %", points, _rules(baseline, line, rule), y_max=100)
+    rules = _rules(baseline, line, rule)
+    notes = thresholds.note(name)
+    return line_chart(title, f"{name.upper()} %", points, rules, y_max=100, notes=notes)
 
 
-def mme_chart(journey: Resource) -> Chart:
+def mme_chart(journey: Resource, thresholds: Thresholds) -> Chart:
     series = (journey.get("series") or {}).get("mme") or []
+    lines = thresholds.mme_lines
     points = [
         Point(
             day=p.get("days_since_injury") or 0,
             value=p["value"],
             label=f"MME {p['value']:g}/day on day {p.get('days_since_injury')}",
-            marked=p["value"] >= THRESHOLDS["mme"]["lines"][0],
+            marked=bool(lines) and p["value"] >= lines[0],
         )
         for p in series
     ]
-    caution, limit = THRESHOLDS["mme"]["lines"]
+    # the lowest line is the first caution, the highest the limit (50 and 90 as shipped)
     rules = [
-        Rule(caution, f"{caution} MME/day", "caution"),
-        Rule(limit, f"{limit} MME/day", "limit"),
+        Rule(at, f"{at:g} MME/day", "limit" if i == len(lines) - 1 else "caution")
+        for i, at in enumerate(lines)
     ]
-    marked_as = f"at or above {caution} MME/day"
-    return line_chart("Opioid load (MME per day)", "MME/day", points, rules, marked_as=marked_as)
+    marked_as = f"at or above {lines[0]:g} MME/day" if lines else "no MME line: policy unread"
+    return line_chart(
+        "Opioid load (MME per day)",
+        "MME/day",
+        points,
+        rules,
+        marked_as=marked_as,
+        notes=thresholds.note("mme"),
+    )
 
 
-def _rules(baseline: float | None, line: float | None, rule: Resource) -> list[Rule]:
-    if baseline is None or line is None:
+def _rules(baseline: float | None, line: float | None, rule: ImportantChange | None) -> list[Rule]:
+    if baseline is None:
         return []
-    return [
-        Rule(baseline, f"baseline {baseline:g}", "baseline"),
-        Rule(line, f"important change at or below {line:g} ({rule['cite']})", "threshold"),
-    ]
+    rules = [Rule(baseline, f"baseline {baseline:g}", "baseline")]
+    if line is not None and rule is not None:
+        label = f"important change at or below {line:g} ({rule.cite})"
+        rules.append(Rule(line, label, "threshold"))
+    return rules
 
 
 def _loinc(observation: Resource) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from painflow_clinic.charts import Point, Rule, important_change_line, line_chart
@@ -10,6 +12,17 @@ from painflow_clinic.journey import describe, function_chart, mme_chart, nrs_cha
 from painflow_clinic.pages.bookings import constraint_rows
 from painflow_clinic.pages.followups import bucket
 from painflow_clinic.pages.triage import queue_order
+from painflow_clinic.thresholds import from_policies
+
+REPO = Path(__file__).resolve().parents[3]
+# the documents the services serve at GET /policies/{name}, read here as files (the clinic
+# never imports a service): the charts' lines are the shipped policies' values
+SERVICES = REPO / "services"
+MEASURES = json.loads(
+    (SERVICES / "followup/painflow_followup/policies/outcome-measures-v1.json").read_text()
+)
+MME = json.loads((SERVICES / "assessment/painflow_assessment/policies/mme-v1.json").read_text())
+SHIPPED = from_policies(MEASURES, MME)
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -39,7 +52,7 @@ def test_nrs_chart_marks_the_baseline_the_threshold_and_the_improved_point():
             ]
         }
     }
-    chart = nrs_chart(journey)
+    chart = nrs_chart(journey, SHIPPED)
     assert [(r.kind, r.value) for r in chart.rules] == [("baseline", 7), ("threshold", 5)]
     assert [p.marked for p in chart.points] == [False, False, True]
     assert chart.y_max == 10  # the whole NRS scale, whatever the values
@@ -47,7 +60,7 @@ def test_nrs_chart_marks_the_baseline_the_threshold_and_the_improved_point():
 
 
 def test_mme_chart_has_the_50_and_90_lines():
-    chart = mme_chart({"series": {"mme": [{"value": 60, "days_since_injury": 3}]}})
+    chart = mme_chart({"series": {"mme": [{"value": 60, "days_since_injury": 3}]}}, SHIPPED)
     assert [(r.value, r.kind) for r in chart.rules] == [(50, "caution"), (90, "limit")]
     assert chart.points[0].marked and chart.y_max >= 90
 
@@ -67,11 +80,53 @@ def test_function_chart_uses_the_services_verdict_and_the_first_score_as_baselin
             "interpretation": [better],
         },
     ]
-    chart = function_chart(observations, "2026-11-11")
+    chart = function_chart(observations, "2026-11-11", SHIPPED)
     assert chart is not None and "ODI" in chart.title
     assert [p.day for p in chart.points] == [21, 203]
     assert [p.marked for p in chart.points] == [False, True]
-    assert function_chart([], None) is None
+    assert [(r.kind, r.value) for r in chart.rules] == [("baseline", 40), ("threshold", 30)]
+    assert function_chart([], None, SHIPPED) is None
+
+
+NRS_JOURNEY = {
+    "series": {
+        "nrs": [
+            {"value": 8, "days_since_injury": 21, "event": "painflow.assessment.completed"},
+            {"value": 6, "days_since_injury": 63, "event": "painflow.followup.outcome-recorded"},
+        ]
+    }
+}
+
+
+def test_a_site_s_own_policy_moves_the_lines():
+    """A site that asks for 3 points and a 60 MME caution sees them drawn: nothing is a copy."""
+    measures = json.loads(json.dumps(MEASURES))
+    measures["nrs"]["important_change"] = {"min_points": 3, "min_percent": 50, "combine": "any"}
+    mme = {**MME, "thresholds": [{"at": 120}, {"at": 60}]}
+    site = from_policies(measures, mme)
+    assert [(r.kind, r.value) for r in nrs_chart(NRS_JOURNEY, SHIPPED).rules] == [
+        ("baseline", 8),
+        ("threshold", 6),  # 2 points (shipped)
+    ]
+    assert [(r.kind, r.value) for r in nrs_chart(NRS_JOURNEY, site).rules] == [
+        ("baseline", 8),
+        ("threshold", 5),  # 3 points
+    ]
+    chart = mme_chart({"series": {"mme": [{"value": 55, "days_since_injury": 3}]}}, site)
+    assert [(r.value, r.kind) for r in chart.rules] == [(60, "caution"), (120, "limit")]
+    assert not chart.points[0].marked  # 55 is under this site's 60
+
+
+def test_without_the_policies_the_charts_draw_no_lines_and_say_why():
+    unread = from_policies(None, None)
+    nrs = nrs_chart(NRS_JOURNEY, unread)
+    assert [r.kind for r in nrs.rules] == ["baseline"]
+    assert not any(p.marked for p in nrs.points)
+    assert any("outcome-measures" in n for n in nrs.notes)
+    mme = mme_chart({"series": {"mme": [{"value": 95, "days_since_injury": 3}]}}, unread)
+    assert mme.rules == () and not mme.points[0].marked
+    assert any("mme policy" in n for n in mme.notes)
+    assert nrs_chart(NRS_JOURNEY, SHIPPED).notes == ()
 
 
 def test_a_chart_is_inline_svg_without_script_or_inline_style():

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from painflow_clinic import journey as view
 from painflow_clinic.fhir import SERVICES, ServiceError, gather
+from painflow_clinic.thresholds import chart_thresholds
 from painflow_clinic.web import FhirDep, UserDep, back, render
 
 router = APIRouter()
@@ -54,20 +55,21 @@ async def patient_journey(
     request: Request, patient_id: str, fhir: FhirDep, user: UserDep
 ) -> Response:
     subject = {"patient": f"Patient/{patient_id}"}
-    patient, journey, intake_scores, outcomes = await gather(
+    patient, journey, intake_scores, outcomes, thresholds = await gather(
         fhir.read("referral", f"Patient/{patient_id}"),
         fhir.request("followup", "GET", f"/journeys/{patient_id}", fhir=False),
         fhir.search("assessment", "Observation", {**subject, "category": "survey"}),
         fhir.search("followup", "Observation", subject),
+        chart_thresholds(fhir),
     )
     for o in intake_scores:
         o["_href"] = f"/resources/assessment/Observation/{o['id']}"
     for o in outcomes:
         o["_href"] = f"/resources/followup/Observation/{o['id']}"
     charts = [
-        view.nrs_chart(journey),
-        view.function_chart(intake_scores + outcomes, journey.get("injury_onset")),
-        view.mme_chart(journey),
+        view.nrs_chart(journey, thresholds),
+        view.function_chart(intake_scores + outcomes, journey.get("injury_onset"), thresholds),
+        view.mme_chart(journey, thresholds),
     ]
     return render(
         request,
@@ -77,6 +79,7 @@ async def patient_journey(
         journey=journey,
         rows=view.timeline(journey),
         charts=[c for c in charts if c is not None],
+        mme_caution=thresholds.mme_lines[0] if thresholds.mme_lines else None,
         current=journey.get("current") or {},
     )
 
