@@ -229,14 +229,24 @@ def test_a_completed_procedure_needs_both_ends_of_its_period(kit, period, expres
     assert handlers.record_procedure(procedure(order, whole))["performedPeriod"] == whole
 
 
-def test_a_performed_booking_releases_its_order(kit):
+BLOCK = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}  # in its slot
+
+
+def booked_block(kit: Any) -> tuple[Any, list[Any], dict[str, Any], str]:
+    """(handlers, their clock, the order, the slot) with the block booked on 2026-10-12 and
+    the clock still at the kit's NOW, eleven days before it."""
     clock = [kit.NOW]
     handlers = kit.handlers(clock=clock)
     event, order = kit.completed_event()
     kit.deliver(handlers, event)
     slot_id = kit.slot(handlers, "2026-10-12T08:30:00Z", "2026-10-12T09:00:00Z")
     handlers.book(kit.appointment(order, slot_id), None)
-    whole = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}
+    return handlers, clock, order, slot_id
+
+
+def test_a_performed_booking_releases_its_order(kit):
+    handlers, clock, order, slot_id = booked_block(kit)
+    whole = BLOCK
     clock[0] = kit.NOW + timedelta(days=12)  # the block was done; now it is recorded
     handlers.record_procedure(procedure(order, whole))
     assert order_rows(handlers) == []
@@ -246,13 +256,8 @@ def test_a_performed_booking_releases_its_order(kit):
 def test_a_procedure_that_ends_in_the_future_is_refused_and_nothing_changes(kit):
     """Recording a booked block before its time would complete the order, fulfil the
     Appointment and start the follow-up windows from a time that has not come."""
-    clock = [kit.NOW]
-    handlers = kit.handlers(clock=clock)
-    event, order = kit.completed_event()
-    kit.deliver(handlers, event)
-    slot_id = kit.slot(handlers, "2026-10-12T08:30:00Z", "2026-10-12T09:00:00Z")
-    handlers.book(kit.appointment(order, slot_id), None)
-    whole = {"start": "2026-10-12T08:41:00Z", "end": "2026-10-12T08:58:00Z"}
+    handlers, clock, order, _ = booked_block(kit)
+    whole = BLOCK
     with pytest.raises(BusinessRuleViolation) as refused:
         handlers.record_procedure(procedure(order, whole))
     assert refused.value.issues[0].expression == ("Procedure.performedPeriod.end",)
