@@ -68,11 +68,22 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+_MIGRATION_LOCK_KEY = 0x70666D67  # "pfmg": one advisory lock per service database
+
+
 def migrate(engine: Engine, migrations_dir: Path) -> None:
-    """Apply the service's Alembic migrations up to head."""
+    """Apply the service's Alembic migrations up to head.
+
+    On PostgreSQL one process at a time: uvicorn's workers (or replicas) start together, and
+    two upgrades of a fresh database would both create ``alembic_version``; the loser failed
+    its start-up and took the service down with it. The lock is the transaction's, so DDL and
+    lock end together, and the next process finds the schema at head.
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     with engine.begin() as connection:
+        if is_postgres(engine):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
