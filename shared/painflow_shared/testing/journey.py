@@ -161,8 +161,14 @@ class JourneyDriver(ServiceClient):
 
         def journey() -> Resource | None:
             body = self.get("followup", f"/journeys/{self.result.patient_id}", fhir=False)
-            codes = [e["summary"].get("next_step") for e in body.get("events", [])]
-            return body if codes.count(last) else None
+            events = body.get("events", [])
+            if not [e for e in events if e["summary"].get("next_step") == last]:
+                return None
+            # a reassessment's new intake round reaches the journey over Kafka after the
+            # proposal that caused it: the journey is whole once it shows that round
+            if last == NextStep.REASSESSMENT and events[-1].get("step") != "intake":
+                return None
+            return body
 
         self.result.journey = self.wait("journey", f"the journey to show {last}", journey)
         self.result.triage_task = self.triage_task() or {}
