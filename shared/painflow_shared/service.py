@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -69,7 +70,7 @@ class ServiceDeclaration:
     system_interactions: tuple[str, ...] = ()
     publishes: bool = True
     # the clinical policy documents the service runs with, by name: GET /policies/{name}
-    policies: dict[str, Path] = field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def readable_types(self) -> list[str]:
         return [r.type for r in self.resources if "read" in r.interactions]

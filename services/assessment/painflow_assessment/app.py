@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from painflow_assessment import api, consumers
 from painflow_assessment.handlers import AssessmentHandlers
-from painflow_assessment.policies import AssessmentPolicyPaths, load_assessment_policies
+from painflow_assessment.policies import load_assessment_policies
 from painflow_assessment.search import assessment_registry, capabilities
 from painflow_assessment.settings import AssessmentSettings
+from painflow_shared.policy_documents import read_policies
 from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,7 +31,7 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
         registry=assessment_registry(),
         resources=capabilities(),
         routers=[api.router, api.worklist_router],
-        policies=policy_documents(settings.policy_paths()),
+        policies=read_policies(settings.policy_paths().documents()),
     )
     app = build_service(settings, declaration)
     handlers = AssessmentHandlers(
@@ -56,15 +57,3 @@ def _seed_on_start(app: FastAPI, handlers: AssessmentHandlers) -> None:
             yield
 
     app.router.lifespan_context = lifespan
-
-
-def policy_documents(paths: AssessmentPolicyPaths) -> dict[str, Path]:
-    """The policy files the service loaded (a site's own where its settings name them)."""
-    return {
-        "scoring": paths.scoring,
-        "mme": paths.mme,
-        "rxnorm-strengths": paths.rxnorm_strengths,
-        "pathway": paths.pathway,
-        "procedure-catalogue": paths.procedure_catalogue,
-        "intake": paths.intake,
-    }

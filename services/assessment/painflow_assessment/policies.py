@@ -49,6 +49,17 @@ class AssessmentPolicyPaths:
     intake: Path = POLICIES / "intake-v1.json"
     questionnaires: Path = PACKAGE / "questionnaires"
 
+    def documents(self) -> dict[str, Path]:
+        """The policy files by the names GET /policies/{name} serves them under."""
+        return {
+            "scoring": self.scoring,
+            "mme": self.mme,
+            "rxnorm-strengths": self.rxnorm_strengths,
+            "pathway": self.pathway,
+            "procedure-catalogue": self.procedure_catalogue,
+            "intake": self.intake,
+        }
+
 
 @dataclass(frozen=True)
 class AssessmentPolicies:

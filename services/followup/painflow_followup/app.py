@@ -11,12 +11,7 @@ from fastapi import FastAPI
 from painflow_followup import api
 from painflow_followup.handlers import FollowupHandlers
 from painflow_followup.overdue import OverdueJob
-from painflow_followup.policies import (
-    MEASURES_FILE,
-    PLANS_FILE,
-    PROGRESSION_FILE,
-    load_policies,
-)
+from painflow_followup.policies import load_policies, policy_documents
 from painflow_followup.settings import FollowupSettings
 from painflow_shared.fhir.capability import READS, ResourceCapability
 from painflow_shared.fhir.search_params import SearchParam, SearchParamRegistry
@@ -63,11 +58,7 @@ def create_app(settings: FollowupSettings | None = None) -> FastAPI:
         registry=followup_registry(),
         resources=capabilities(),
         routers=[api.router, api.journeys],
-        policies={
-            "followup-plans": PLANS_FILE,
-            "progression": PROGRESSION_FILE,
-            "outcome-measures": MEASURES_FILE,
-        },
+        policies=policy_documents(settings.mbb_relief_threshold),
     )
     app = build_service(settings, declaration)
     handlers = FollowupHandlers(app.state.runtime.units, policies, settings)

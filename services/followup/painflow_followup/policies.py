@@ -66,6 +66,20 @@ def load_policies(
     )
 
 
+def policy_documents(mbb_threshold: int | None = None) -> dict[str, dict[str, Any]]:
+    """The shipped documents as the service runs with them (GET /policies/{name}): in the
+    progression document the site's medial branch block threshold is the ``default`` option,
+    so that read with no setting it means what the service applies."""
+    progression = _read(PROGRESSION_FILE)
+    section = progression["medial_branch_block_threshold"]
+    picked = {**section, "default": _mbb_option(section, mbb_threshold)["percent"]}
+    return {
+        "followup-plans": _read(PLANS_FILE),
+        "progression": {**progression, "medial_branch_block_threshold": picked},
+        "outcome-measures": _read(MEASURES_FILE),
+    }
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text("utf-8"))

@@ -14,6 +14,7 @@ from painflow_followup.policies import (
     load_plan_policy,
     load_policies,
     load_progression_policy,
+    policy_documents,
 )
 from painflow_shared.codes import NextStep
 
@@ -63,3 +64,20 @@ def test_a_rule_naming_an_unknown_source_is_refused(tmp_path: Path):
 
     with pytest.raises(PolicyError):
         load_progression_policy(broken, POLICIES.plans)
+
+
+def test_the_served_progression_names_the_site_s_threshold_as_its_default():
+    """GET /policies/progression serves what the service runs with: read with no setting, the
+    served document picks the same medial branch block threshold as the site's setting."""
+    shipped = json.loads(PROGRESSION_FILE.read_text())
+    assert policy_documents()["progression"] == shipped  # no setting: the file as shipped
+    site = policy_documents(mbb_threshold=50)["progression"]
+    assert site["medial_branch_block_threshold"]["default"] == 50
+    assert (
+        site["medial_branch_block_threshold"]["options"]
+        == (shipped["medial_branch_block_threshold"]["options"])
+    )
+    plans = load_plan_policy(PLANS_FILE)
+    assert load_progression_policy(PROGRESSION_FILE, plans, mbb_threshold=50).mbb_threshold == 50
+    with pytest.raises(PolicyError):
+        policy_documents(mbb_threshold=65)  # not an option: refused as the loader refuses it

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from painflow_referral import api
 from painflow_referral.bundle_plan import ACCEPTED_TYPES
+from painflow_referral.domain.policy import policy_from_data
 from painflow_referral.handlers import ReferralHandlers
-from painflow_referral.policies import load_triage_policy
+from painflow_referral.policies import triage_document
 from painflow_referral.remote import RemoteFhir
 from painflow_referral.search import OWNED_TYPES, referral_registry
 from painflow_referral.settings import ReferralSettings
@@ -22,6 +24,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(settings: ReferralSettings | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
+    triage = triage_document(settings)  # read once: what the triage reads is what is served
     declaration = ServiceDeclaration(
         title="Painflow referral service",
         migrations_dir=MIGRATIONS,
@@ -29,16 +32,16 @@ def create_app(settings: ReferralSettings | None = None) -> FastAPI:
         resources=_capabilities(),
         system_interactions=("transaction", "batch"),
         routers=[api.router],
-        policies={"triage": settings.triage_policy_file},
+        policies={"triage": triage},
     )
     app = build_service(settings, declaration)
-    handlers = _handlers(settings, app)
+    handlers = _handlers(settings, app, triage)
     declaration.subscriptions.update(handlers.subscriptions())
     app.state.referral = handlers
     return app
 
 
-def _handlers(settings: ReferralSettings, app: FastAPI) -> ReferralHandlers:
+def _handlers(settings: ReferralSettings, app: FastAPI, triage: dict[str, Any]) -> ReferralHandlers:
     remote_policy = settings.remote_policy()
     client = RemoteFhirClient(
         policy=remote_policy,
@@ -48,7 +51,7 @@ def _handlers(settings: ReferralSettings, app: FastAPI) -> ReferralHandlers:
     )
     return ReferralHandlers(
         units=app.state.runtime.units,
-        policy=load_triage_policy(settings),
+        policy=policy_from_data(triage),
         remote_policy=remote_policy,
         remote=RemoteFhir(client),
     )

@@ -18,12 +18,17 @@ def load_policy(
     path: Path = DEFAULT_POLICY, overrides: dict[str, Any] | None = None
 ) -> TriagePolicy:
     """A triage policy file, with a site's overrides of its top-level values."""
-    return policy_from_data({**json.loads(path.read_text("utf-8")), **(overrides or {})})
+    return policy_from_data(_document(path, overrides))
 
 
-def load_triage_policy(settings: ReferralSettings) -> TriagePolicy:
-    """The policy a service runs with: its configured file and the site's coverage override."""
+def _document(path: Path, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    return {**json.loads(path.read_text("utf-8")), **(overrides or {})}
+
+
+def triage_document(settings: ReferralSettings) -> dict[str, Any]:
+    """The policy a service runs with, as data: its configured file and the site's coverage
+    override (what GET /policies/triage serves, and what the triage reads)."""
     overrides: dict[str, Any] = {}
     if settings.require_coverage is not None:
         overrides["require_coverage"] = settings.require_coverage
-    return load_policy(settings.triage_policy_file, overrides)
+    return _document(settings.triage_policy_file, overrides)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
 
 from painflow_referral.domain.triage import Code, ReferralFacts, TriageOutcome, triage
-from painflow_referral.policies import load_policy
+from painflow_referral.policies import DEFAULT_POLICY, load_policy, triage_document
+from painflow_referral.settings import ReferralSettings
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 TODAY = date(2026, 11, 23)
@@ -114,3 +116,11 @@ def test_unknown_onset_waits_for_the_coordinator():
 def test_policy_names_its_sources_and_version():
     assert POLICY.version == "painflow-referral-triage|1.0.0"
     assert POLICY.fast_track_weeks == 12
+
+
+def test_the_served_triage_policy_carries_the_site_s_coverage_override():
+    """GET /policies/triage serves the document the triage reads: the file and the override."""
+    shipped = json.loads(DEFAULT_POLICY.read_text())
+    assert triage_document(ReferralSettings()) == shipped
+    strict = triage_document(ReferralSettings(require_coverage=not shipped["require_coverage"]))
+    assert strict == {**shipped, "require_coverage": not shipped["require_coverage"]}

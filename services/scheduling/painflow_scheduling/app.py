@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from painflow_scheduling import api, consumers
 from painflow_scheduling.handlers import SchedulingHandlers
 from painflow_scheduling.operations import definitions_for
-from painflow_scheduling.policies import HOLD_TABLES, POLICY_DIR, load_scheduling_policies
+from painflow_scheduling.policies import load_scheduling_policies, policy_files
 from painflow_scheduling.search import scheduling_registry
 from painflow_scheduling.settings import SchedulingSettings
 from painflow_shared.fhir.capability import READS, ResourceCapability
+from painflow_shared.policy_documents import read_policies
 from painflow_shared.service import ServiceDeclaration, build_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -34,13 +35,7 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
         registry=scheduling_registry(settings.site_tz),
         resources=capabilities(settings.public_base_url),
         routers=[api.router, api.views],
-        policies={
-            "holds": POLICY_DIR / HOLD_TABLES[settings.hold_policy],
-            "holds-fallback": POLICY_DIR / HOLD_TABLES["asra-2018"],  # a drug the table lacks
-            "agents": POLICY_DIR / "agents-v1.json",
-            "repeat-limits": POLICY_DIR / "repeat-limits-v1.json",
-            "payer-authorization": POLICY_DIR / "payer-authorization-v1.json",
-        },
+        policies=read_policies(policy_files(settings.hold_policy)),
     )
     app = build_service(settings, declaration)
     handlers = SchedulingHandlers(

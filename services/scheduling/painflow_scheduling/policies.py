@@ -46,20 +46,32 @@ HoldTableName = Literal["asra-2018", "asipp-2024"]
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))? (h|d)$")
 
 
+def policy_files(
+    hold_table: HoldTableName = "asra-2018", directory: Path = POLICY_DIR
+) -> dict[str, Path]:
+    """The files the service runs with, by the names GET /policies/{name} serves them under."""
+    if hold_table not in HOLD_TABLES:
+        raise ValueError(f"unknown hold table {hold_table!r}: one of {sorted(HOLD_TABLES)}")
+    return {
+        "holds": directory / HOLD_TABLES[hold_table],
+        "holds-fallback": directory / HOLD_TABLES["asra-2018"],  # for a drug the table lacks
+        "agents": directory / "agents-v1.json",
+        "repeat-limits": directory / "repeat-limits-v1.json",
+        "payer-authorization": directory / "payer-authorization-v1.json",
+    }
+
+
 def load_scheduling_policies(
     hold_table: HoldTableName = "asra-2018", directory: Path = POLICY_DIR
 ) -> SchedulingPolicies:
-    if hold_table not in HOLD_TABLES:
-        raise ValueError(f"unknown hold table {hold_table!r}: one of {sorted(HOLD_TABLES)}")
-    asra = load_hold_table(directory / HOLD_TABLES["asra-2018"])
-    selected = (
-        asra if hold_table == "asra-2018" else load_hold_table(directory / HOLD_TABLES[hold_table])
-    )
+    files = policy_files(hold_table, directory)
+    asra = load_hold_table(files["holds-fallback"])
+    selected = asra if hold_table == "asra-2018" else load_hold_table(files["holds"])
     return SchedulingPolicies(
         holds=HoldTables(selected=selected, fallback=asra),
-        agents=load_agent_policy(directory / "agents-v1.json"),
-        repeat_limits=load_repeat_limits(directory / "repeat-limits-v1.json"),
-        payers=load_payer_policy(directory / "payer-authorization-v1.json"),
+        agents=load_agent_policy(files["agents"]),
+        repeat_limits=load_repeat_limits(files["repeat-limits"]),
+        payers=load_payer_policy(files["payer-authorization"]),
     )
 
 
