@@ -75,7 +75,7 @@ def test_the_clinic_draws_its_lines_from_the_services_policies(platform):
     # its own thread: the browser tests' Playwright may hold an event loop in this one
     with ThreadPoolExecutor(1) as pool:
         thresholds = pool.submit(asyncio.run, read()).result()
-    assert thresholds.unavailable == ()
+    assert thresholds.unread == frozenset()
     nrs = measures["nrs"]["important_change"]
     assert (thresholds.change["nrs"].min_points, thresholds.change["nrs"].min_percent) == (
         nrs["min_points"],

@@ -14,7 +14,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from painflow_clinic.fhir import Fhir, ServiceError
+from painflow_clinic.fhir import Fhir, ServiceError, gather
 
 POLICY_SECONDS = 300  # a policy changes with a deployment; the services say max-age=300 too
 _documents: TTLCache[tuple[str, str], dict[str, Any]] = TTLCache(maxsize=16, ttl=POLICY_SECONDS)
@@ -29,23 +29,29 @@ class ImportantChange:
     cite: str
 
 
+UNREAD = {
+    "outcome-measures": "No important-change line: the follow-up service's outcome-measures "
+    "policy could not be read.",
+    "mme": "No MME lines: the assessment service's mme policy could not be read.",
+}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     change: dict[str, ImportantChange] = field(default_factory=dict)  # nrs, odi, ndi
     mme_lines: tuple[float, ...] = ()  # ascending: caution ... limit
-    unavailable: tuple[str, ...] = ()  # why a chart lacks its lines, for people
+    unread: frozenset[str] = frozenset()  # the policies that could not be read
 
-    def note(self, *keys: str) -> tuple[str, ...]:
-        """The unavailable-policy notes for a chart that needs ``keys``."""
-        missing = any(k not in self.change for k in keys if k != "mme") or (
-            "mme" in keys and not self.mme_lines
-        )
-        return self.unavailable if missing else ()
+    def note(self, chart: str) -> tuple[str, ...]:
+        """Why the chart (nrs, odi, ndi or mme) lacks its lines, for people; () when it has them."""
+        policy = "mme" if chart == "mme" else "outcome-measures"
+        return (UNREAD[policy],) if policy in self.unread else ()
 
 
 async def chart_thresholds(fhir: Fhir) -> Thresholds:
-    measures = await _policy(fhir, "followup", "outcome-measures")
-    mme = await _policy(fhir, "assessment", "mme")
+    measures, mme = await gather(
+        _policy(fhir, "followup", "outcome-measures"), _policy(fhir, "assessment", "mme")
+    )
     return from_policies(measures, mme)
 
 
@@ -65,13 +71,7 @@ async def _policy(fhir: Fhir, service: str, name: str) -> dict[str, Any] | None:
 def from_policies(measures: dict[str, Any] | None, mme: dict[str, Any] | None) -> Thresholds:
     """The lines each chart draws, from the two documents as the services serve them."""
     change: dict[str, ImportantChange] = {}
-    unavailable = []
-    if measures is None:
-        unavailable.append(
-            "No important-change line: the follow-up service's outcome-measures policy "
-            "could not be read."
-        )
-    else:
+    if measures is not None:
         rules = {"nrs": measures.get("nrs") or {}, **(measures.get("function") or {})}
         for key in ("nrs", "odi", "ndi"):
             rule = rules.get(key) or {}
@@ -83,8 +83,7 @@ def from_policies(measures: dict[str, Any] | None, mme: dict[str, Any] | None) -
                     str(rule.get("cite") or measures.get("policy") or ""),
                 )
     lines: tuple[float, ...] = ()
-    if mme is None:
-        unavailable.append("No MME lines: the assessment service's mme policy could not be read.")
-    else:
+    if mme is not None:
         lines = tuple(sorted(float(t["at"]) for t in mme.get("thresholds") or [] if "at" in t))
-    return Thresholds(change=change, mme_lines=lines, unavailable=tuple(unavailable))
+    unread = {name for name, doc in (("outcome-measures", measures), ("mme", mme)) if doc is None}
+    return Thresholds(change=change, mme_lines=lines, unread=frozenset(unread))

@@ -123,6 +123,7 @@ def test_without_the_policies_the_charts_draw_no_lines_and_say_why():
     assert [r.kind for r in nrs.rules] == ["baseline"]
     assert not any(p.marked for p in nrs.points)
     assert any("outcome-measures" in n for n in nrs.notes)
+    assert not any("MME" in n for n in nrs.notes)  # each chart names the policy it lacks
     mme = mme_chart({"series": {"mme": [{"value": 95, "days_since_injury": 3}]}}, unread)
     assert mme.rules == () and not mme.points[0].marked
     assert any("mme policy" in n for n in mme.notes)
