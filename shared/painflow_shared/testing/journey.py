@@ -80,11 +80,11 @@ class JourneyDriver(ServiceClient):
         if second_relief < 80:
             self.block(second, second_relief, NextStep.REASSESSMENT)
             self.wait_reassessment()
-        else:
-            self.block(second, second_relief, NextStep.RADIOFREQUENCY_ABLATION)
-            ablation = self.wait_order(step="ablation ordered", code=RFA, based_on=second)
-            self.ablation(ablation)
-        return self.finish()
+            return self.finish(last_step="intake")  # the reassessment's new intake round
+        self.block(second, second_relief, NextStep.RADIOFREQUENCY_ABLATION)
+        ablation = self.wait_order(step="ablation ordered", code=RFA, based_on=second)
+        self.ablation(ablation)
+        return self.finish(last_step="next-step")
 
     def refer(self) -> None:
         bundle = content.referral_transaction(self.onset, utcnow())
@@ -156,19 +156,16 @@ class JourneyDriver(ServiceClient):
         self.wait("reassessment", "a new intake round at the assessment service", self.intake)
         self.say("assessment reopened the intake")
 
-    def finish(self) -> JourneyResult:
+    def finish(self, last_step: str) -> JourneyResult:
+        """The journey once it shows the last proposal and ends in ``last_step``: what the
+        proposal caused (a new intake round) reaches the journey over Kafka after it."""
         last = self.result.next_steps[-1]
 
         def journey() -> Resource | None:
             body = self.get("followup", f"/journeys/{self.result.patient_id}", fhir=False)
             events = body.get("events", [])
-            if not [e for e in events if e["summary"].get("next_step") == last]:
-                return None
-            # a reassessment's new intake round reaches the journey over Kafka after the
-            # proposal that caused it: the journey is whole once it shows that round
-            if last == NextStep.REASSESSMENT and events[-1].get("step") != "intake":
-                return None
-            return body
+            proposed = any(e["summary"].get("next_step") == last for e in events)
+            return body if proposed and events[-1].get("step") == last_step else None
 
         self.result.journey = self.wait("journey", f"the journey to show {last}", journey)
         self.result.triage_task = self.triage_task() or {}
