@@ -8,7 +8,7 @@ same); the Procedure is one performed for that patient and followed up here.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -19,7 +19,7 @@ from painflow_followup.domain.outcome_response import Problems, read_outcome_res
 from painflow_followup.recording import OutcomeInput
 from painflow_followup.tables import OutcomeTask, ProcedureRecord
 from painflow_shared.codes import CodeSystem, Outcome, System
-from painflow_shared.fhir.dates import parse_fhir_date
+from painflow_shared.fhir.dates import CLOCK_SKEW, parse_fhir_date
 from painflow_shared.fhir.errors import BusinessRuleViolation, Issue
 from painflow_shared.fhir.references import is_relative, reference_of, reference_string
 
@@ -144,9 +144,6 @@ def _procedure(
         issues.append(_issue(where, PROCEDURE_RULE))
         return None
     return record
-
-
-CLOCK_SKEW = timedelta(minutes=5)  # senders' clocks run a little fast
 
 
 def _moment(ctx: FollowupContext, value: Any, where: str, issues: list[Issue]) -> datetime:

@@ -10,7 +10,6 @@ is fulfilled; ``procedure-performed`` and one ``procedure-complication`` per com
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from painflow_scheduling.records import localise
 from painflow_scheduling.slots import release_order
 from painflow_scheduling.tasks import schedule_task, set_task
 from painflow_shared.codes import CodeSystem, Extension, System
-from painflow_shared.fhir.dates import fhir_instant
+from painflow_shared.fhir.dates import CLOCK_SKEW, fhir_instant
 from painflow_shared.fhir.errors import BusinessRuleViolation
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.references import reference_string
@@ -34,7 +33,6 @@ PROCEDURE_INSTANTS = ("performedPeriod.start", "performedPeriod.end", "performed
 PART_INSTANTS = ("effectiveDateTime", "effectivePeriod.start", "effectivePeriod.end")
 PARTS = ("Observation", "MedicationAdministration")
 SPINE = frozenset({"lumbar", "cervical", "thoracic"})
-CLOCK_SKEW = timedelta(minutes=5)  # senders' clocks run a little fast
 
 
 def record_procedure(ctx: SchedulingContext, body: dict[str, Any]) -> dict[str, Any]:

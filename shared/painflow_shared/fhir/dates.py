@@ -5,10 +5,13 @@ Pure (datetime only), so domain code may use it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _PARTIAL_PADDING = {4: "-01-01", 7: "-01"}  # a year or a month means its first day
+# how far ahead of ours a sender's clock may run: a time later than now plus this is in the
+# future (an outcome not yet collected, a procedure not yet performed)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
