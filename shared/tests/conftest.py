@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, create_engine, event
 
 from painflow_shared.db import make_engine, migrate
+from painflow_shared.events.consumer import EventConsumer
+from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
 from painflow_shared.testing.infra import pg_admin_url, scratch_databases
+from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -95,3 +98,19 @@ def statements_in_this_thread(engine: Engine) -> tuple[list[str], Callable[[], N
 
     event.listen(engine, "before_cursor_execute", count)
     return seen, lambda: event.remove(engine, "before_cursor_execute", count)
+
+
+def scripted_consumer(**options: Any) -> EventConsumer:
+    """An EventConsumer on an in-memory SQLite unit of work, for tests that hand ``_drain`` a
+    scripted stand-in for KafkaConsumer (pure control flow: no broker, no handlers)."""
+    units = UnitOfWorkFactory(
+        create_engine("sqlite://"), SearchParamRegistry({}), EventSource("t", "x")
+    )
+    return EventConsumer(
+        name="t",
+        units=units,
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        producer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        handlers={},
+        **options,
+    )

@@ -8,12 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import create_engine
-
 from painflow_shared.events.consumer import EventConsumer
-from painflow_shared.fhir.search_params import SearchParamRegistry
 from painflow_shared.settings import SharedSettings
-from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
+
+from .conftest import scripted_consumer
 
 MAX_POLL_RECORDS = 4
 
@@ -49,17 +47,7 @@ class Scripted:
 
 
 def _consumer(linger_seconds: float) -> tuple[EventConsumer, list[int]]:
-    units = UnitOfWorkFactory(
-        create_engine("sqlite://"), SearchParamRegistry({}), EventSource("t", "x")
-    )
-    consumer = EventConsumer(
-        name="t",
-        units=units,
-        consumer_factory=lambda: None,
-        producer_factory=lambda: None,
-        handlers={},
-        linger_seconds=linger_seconds,
-    )
+    consumer = scripted_consumer(linger_seconds=linger_seconds)
     batches: list[int] = []
     consumer.process_batch = lambda records: batches.append(len(records))
     return consumer, batches

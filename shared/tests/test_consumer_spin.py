@@ -9,11 +9,10 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from painflow_shared.events.consumer import SPINNING_POLLS, EventConsumer
-from painflow_shared.fhir.search_params import SearchParamRegistry
-from painflow_shared.unit_of_work import EventSource, UnitOfWorkFactory
+
+from .conftest import scripted_consumer
 
 
 class Scripted:
@@ -41,21 +40,8 @@ class Scripted:
         return {}
 
 
-def _consumer() -> EventConsumer:
-    units = UnitOfWorkFactory(
-        create_engine("sqlite://"), SearchParamRegistry({}), EventSource("t", "x")
-    )
-    return EventConsumer(
-        name="t",
-        units=units,
-        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
-        producer_factory=lambda: None,  # type: ignore[arg-type,return-value]
-        handlers={},
-    )
-
-
 def test_a_poll_that_spins_without_records_makes_the_consumer_rejoin() -> None:
-    consumer = _consumer()
+    consumer = scripted_consumer()
     spinning = Scripted(consumer, spin=True)
     with pytest.raises(RuntimeError, match="spins"):
         consumer._drain(spinning)  # type: ignore[arg-type]
@@ -64,7 +50,7 @@ def test_a_poll_that_spins_without_records_makes_the_consumer_rejoin() -> None:
 
 def test_a_spin_in_the_client_s_io_thread_counts_too() -> None:
     """kafka-python's fetch loop hands the work to its I/O thread while poll() waits on it."""
-    consumer = _consumer()
+    consumer = scripted_consumer()
     waiting = Scripted(consumer, spin=False)
     done = threading.Event()
 
@@ -84,7 +70,7 @@ def test_a_spin_in_the_client_s_io_thread_counts_too() -> None:
 
 
 def test_an_idle_poll_that_waits_is_left_alone() -> None:
-    consumer = _consumer()
+    consumer = scripted_consumer()
     waiting = Scripted(consumer, spin=False, polls=10)
     consumer._drain(waiting)  # type: ignore[arg-type]  # returns when stopped, no rejoin
     assert waiting.calls == 10
