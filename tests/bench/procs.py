@@ -3,7 +3,8 @@
 Only processes this bench started are ever signalled (their PIDs are kept in ``Started``); CPU
 is read from ``/proc/<pid>/stat`` (user + system, all threads) for a process and its
 descendants (uvicorn's workers), and for the PostgreSQL backends serving this run's databases
-(their process title names the database), which are read, never signalled.
+(their process title names the database) and for the local Kafka broker, which are read, never
+signalled.
 """
 
 from __future__ import annotations
@@ -61,6 +62,23 @@ def backends_cpu(marker: str) -> float:
             stat = _stat(pid)
             total += stat[1] if stat else 0.0
     return total
+
+
+def broker_pid(run_dir: Path) -> int | None:
+    """The local Kafka broker's PID (deploy/kafka/kafka.sh writes ``kafka/kafka.pid`` under the
+    run folder), if it is alive and is that broker; None for a broker elsewhere. Read only."""
+    try:
+        pid = int((run_dir / "kafka" / "kafka.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"kafka.Kafka" in cmdline else None
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of one process (0 once it is gone)."""
+    stat = _stat(pid)
+    return stat[1] if stat else 0.0
 
 
 @dataclass
