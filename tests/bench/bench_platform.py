@@ -10,13 +10,14 @@ tests/bench/serve_counted.py), CPU per referral of every process (and of this ru
 backends), each service's idle CPU, the in-process floor (tests/bench/floor.py) and our rate
 as a ratio of it. Then the replay scenario (tests/bench/replay.py): N events into the assessment
 consumer, events/s. With ``--hapi`` (``make bench-hapi``), HAPI FHIR's JPA server
-(deploy/hapi) takes the same load afterwards and our rate is printed as a ratio of its rate.
+(deploy/hapi) takes the same load, alternating with ours in ``--hapi-pairs`` pairs (ours, HAPI;
+HAPI, ours), and our rate is printed as a ratio of its rate: the median of the pairs' ratios.
 A fixed Python workload timed at the start and the end (``speed_probe``) tells a slow machine
 from slow code. The last line is one JSON object. Every run is bounded; only processes this
 bench started are stopped (by PID); databases and topics are dropped at the end.
 
     .venv/bin/python tests/bench/bench_platform.py [--clients 8 | --rate 100] [--seconds 20]
-        [--warmup 3] [--workers referral=2] [--replay 10000] [--hapi] [--token T]
+        [--warmup 3] [--workers referral=2] [--replay 10000] [--hapi [--hapi-pairs 2]] [--token T]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its
 
 from measure import speed_probe
 from report import print_report
-from scenario import Options, hapi_scenario, platform_scenario
+from scenario import Options, hapi_server, platform_scenario
 
 from painflow_shared.testing.infra import kafka_bootstrap, pg_admin_url, require_tcp
 
@@ -59,10 +61,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--replay-timeout", type=float, default=120.0)
     p.add_argument("--hapi", action="store_true", help="then the same load against HAPI FHIR")
     p.add_argument("--hapi-warmup", type=float, default=20.0, help="HAPI's JIT warm-up, s")
+    p.add_argument(
+        "--hapi-pairs", type=int, default=2, help="alternating loads: ours, HAPI; HAPI, ours; ..."
+    )
     p.add_argument("--token", default=None, help="bearer token (else env PAINFLOW_TOKEN)")
     args = p.parse_args(argv)
     if not 0 < args.seconds <= 30 or args.clients < 1 or args.rate < 0 or args.warmup < 0:
         p.error("--seconds in (0, 30], --clients >= 1, --rate >= 0, --warmup >= 0")
+    if not 1 <= args.hapi_pairs <= 4:
+        p.error("--hapi-pairs in [1, 4]")
     args.token = args.token or os.environ.get("PAINFLOW_TOKEN") or None
     return args
 
@@ -81,6 +88,7 @@ def options(args: argparse.Namespace) -> Options:
         replay_timeout=args.replay_timeout,
         token=args.token,
         hapi_warmup=args.hapi_warmup,
+        hapi_pairs=args.hapi_pairs,
     )
 
 
@@ -92,12 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = options(args)
     started = time.monotonic()
     probe_start = speed_probe()
-    report: dict[str, Any] = platform_scenario(admin, kafka, opts)
-    if args.hapi:
-        report["hapi"] = hapi_scenario(admin, opts)
-        ours = report["load"]["accepted_per_second"]
-        theirs = report["hapi"].get("accepted_per_second")
-        report["ratio_to_hapi"] = round(ours / theirs, 3) if theirs else None
+    with hapi_server(admin) if args.hapi else nullcontext() as hapi:
+        report: dict[str, Any] = platform_scenario(admin, kafka, opts, hapi)
     report["machine"]["speed_probe_cpu_ms"] = {"start": probe_start, "end": speed_probe()}
     report["total_seconds"] = round(time.monotonic() - started, 1)
     print_report(report)

@@ -55,10 +55,15 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"replay: {r.get('handled')}/{r.get('events')} events, {rate} events/s")
     if "hapi" in report:
         h = report["hapi"]
-        print(
-            f"HAPI FHIR JPA: {h.get('accepted_per_second')}/s, HTTP {_ms(h.get('http_ms'))};"
-            f" ours/HAPI = {report.get('ratio_to_hapi')}"
-        )
+        rate, http = h.get("accepted_per_second"), _ms(h.get("http_ms"))
+        print(f"HAPI FHIR JPA (first load): {rate}/s, HTTP {http}")
+        for n, pair in enumerate(h.get("pairs", []), 1):
+            print(
+                f"  pair {n} ({pair['order']}): ours {pair['ours_per_second']}/s,"
+                f" HAPI {pair['hapi_per_second']}/s, ratio {pair['ratio']}"
+                f" (speed probe {pair['speed_probe_cpu_ms']} ms)"
+            )
+        print(f"ours/HAPI = {report.get('ratio_to_hapi')} (median of the pairs)")
     probe = report.get("machine", {}).get("speed_probe_cpu_ms")
     if probe:
         print(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,15 @@ class Options:
     replay_timeout: float = 120.0
     token: str | None = None
     hapi_warmup: float = 20.0  # unmeasured load first: the JVM's JIT compiles the hot paths
+    hapi_pairs: int = 2  # ours and HAPI's loads alternate (ABBA): the machine's drift cancels
+
+
+@dataclass
+class HapiServer:
+    url: str
+    pid: int
+    run_id: str
+    workdir: Path
 
 
 def say(text: str) -> None:
@@ -93,13 +105,15 @@ def _readers(dep: Deployment) -> dict[str, Any]:
     return readers
 
 
-def platform_scenario(admin: str, kafka: str, opts: Options) -> dict[str, Any]:
+def platform_scenario(
+    admin: str, kafka: str, opts: Options, hapi: HapiServer | None = None
+) -> dict[str, Any]:
     with deployment(admin, kafka, authenticated=bool(opts.token)) as dep:
         workers = ",".join(f"{k}={v}" for k, v in opts.workers.items())
         say(f"starting the four services as processes (uvicorn workers {workers}) ...")
         start_services(dep, opts.workers, SERVICES)
         prime(dep, opts)
-        report = measured_load(dep, opts)
+        report = measured_load(dep, opts) if hapi is None else side_by_side(dep, hapi, opts)
         if opts.replay:
             say(f"replay: {opts.replay} events into the assessment consumer ...")
             report["replay"] = replay(dep, opts.replay, opts.replay_timeout)
@@ -252,8 +266,48 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-def hapi_scenario(admin: str, opts: Options) -> dict[str, Any]:
-    """HAPI FHIR's JPA server on its own fresh database, the same load; started and stopped here."""
+def side_by_side(dep: Deployment, hapi: HapiServer, opts: Options) -> dict[str, Any]:
+    """Our load and HAPI's, alternating in pairs (ours, HAPI; then HAPI, ours; ...), both servers
+    up and the other one idle during each load. This machine's speed drifts by up to 2x within
+    minutes, so a ratio from one run of each, minutes apart, measured the minutes as much as the
+    servers; each pair's ratio is from adjacent minutes, and the report's is their median. The
+    report's other figures are of our first load; every pair is in ``hapi["pairs"]``."""
+    _warm_hapi(hapi, opts)
+    report: dict[str, Any] | None = None
+    first_hapi: dict[str, Any] | None = None
+    pairs = []
+    for n in range(max(opts.hapi_pairs, 1)):
+        ours_first = n % 2 == 0
+        theirs: dict[str, Any] | None = None
+        if not ours_first:
+            theirs = _hapi_load(hapi, opts)
+        probe = measure.speed_probe()
+        ours = measured_load(dep, opts)
+        if ours_first:
+            theirs = _hapi_load(hapi, opts)
+        assert theirs is not None
+        report = report or ours
+        first_hapi = first_hapi or theirs
+        rates = ours["load"]["accepted_per_second"], theirs["accepted_per_second"]
+        pairs.append(
+            {
+                "order": "ours, HAPI" if ours_first else "HAPI, ours",
+                "ours_per_second": rates[0],
+                "hapi_per_second": rates[1],
+                "ratio": round(rates[0] / rates[1], 3) if rates[1] else None,
+                "speed_probe_cpu_ms": probe,
+            }
+        )
+    assert report is not None and first_hapi is not None
+    ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
+    report["hapi"] = {**first_hapi, "pairs": pairs}
+    report["ratio_to_hapi"] = round(statistics.median(ratios), 3) if ratios else None
+    return report
+
+
+@contextmanager
+def hapi_server(admin: str) -> Iterator[HapiServer]:
+    """HAPI FHIR's JPA server on its own fresh database; started and stopped (by PID) here."""
     script = REPO / "deploy" / "hapi" / "hapi.sh"
     subprocess.run(["bash", str(script), "build"], check=True, timeout=1800)
     run_id = new_run_id()
@@ -268,28 +322,30 @@ def hapi_scenario(admin: str, opts: Options) -> dict[str, Any]:
         try:
             url = f"http://127.0.0.1:{port}/fhir"
             procs.wait_ready({"hapi": f"{url}/metadata"}, started.alive, timeout=240)
-            figures = _hapi_load(url, pid, run_id, opts, workdir)
+            yield HapiServer(url, pid, run_id, workdir)
         except BaseException:
             say(f"HAPI's log is kept in {workdir}")
             raise
         finally:
             started.stop_all()
     shutil.rmtree(workdir, ignore_errors=True)
-    return figures
 
 
-def _hapi_load(url: str, pid: int, run_id: str, opts: Options, workdir: Path) -> dict[str, Any]:
-    hapi_opts = Options(**{**opts.__dict__, "token": None})  # HAPI runs without security
+def _warm_hapi(hapi: HapiServer, opts: Options) -> None:
     if opts.hapi_warmup:
         say(f"HAPI: {opts.hapi_warmup:g} s of unmeasured load (JIT warm-up) ...")
-        jit = Options(**{**hapi_opts.__dict__, "rate": 0.0, "warmup": 0.0})
+        jit = Options(**{**opts.__dict__, "rate": 0.0, "warmup": 0.0, "token": None})
         jit.seconds = opts.hapi_warmup
-        run_load(url, jit, workdir / f"hapi-jit-{run_id}.json")
-    readers = {"postgres_backends": lambda: procs.backends_cpu(f"painflow_test_{run_id}_")}
+        run_load(hapi.url, jit, hapi.workdir / f"hapi-jit-{hapi.run_id}.json")
+
+
+def _hapi_load(hapi: HapiServer, opts: Options) -> dict[str, Any]:
+    hapi_opts = Options(**{**opts.__dict__, "token": None})  # HAPI runs without security
+    readers = {"postgres_backends": lambda: procs.backends_cpu(f"painflow_test_{hapi.run_id}_")}
     say("HAPI " + _describe(opts))
-    c0 = procs.cpu_snapshot({"hapi": pid}, readers)
-    load = run_load(url, hapi_opts, workdir / f"hapi-samples-{run_id}.json")
-    cpu = procs.cpu_delta(c0, procs.cpu_snapshot({"hapi": pid}, readers))
+    c0 = procs.cpu_snapshot({"hapi": hapi.pid}, readers)
+    load = run_load(hapi.url, hapi_opts, hapi.workdir / f"hapi-samples-{new_run_id()}.json")
+    cpu = procs.cpu_delta(c0, procs.cpu_snapshot({"hapi": hapi.pid}, readers))
     samples = load.pop("samples")
     window = [s for s in samples if opts.warmup <= s["offset"] < opts.warmup + opts.seconds]
     accepted = [s for s in window if s["status"] == "200"]
