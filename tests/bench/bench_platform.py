@@ -59,7 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--floor-seconds", type=float, default=8.0, help="0: no floor")
     p.add_argument("--replay", type=int, default=10000, help="events to replay; 0: none")
     p.add_argument("--replay-timeout", type=float, default=120.0)
-    p.add_argument("--hapi", action="store_true", help="then the same load against HAPI FHIR")
+    p.add_argument(
+        "--hapi", action="store_true", help="the same load against HAPI FHIR, alternating with ours"
+    )
     p.add_argument("--hapi-warmup", type=float, default=20.0, help="HAPI's JIT warm-up, s")
     p.add_argument(
         "--hapi-pairs", type=int, default=2, help="alternating loads: ours, HAPI; HAPI, ours; ..."

@@ -75,12 +75,6 @@ def broker_pid(run_dir: Path) -> int | None:
     return pid if b"kafka.Kafka" in cmdline else None
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds of one process (0 once it is gone)."""
-    stat = _stat(pid)
-    return stat[1] if stat else 0.0
-
-
 @dataclass
 class Started:
     """Children this bench started, by name; stopped in reverse order, by PID."""

@@ -101,7 +101,7 @@ def _readers(dep: Deployment) -> dict[str, Any]:
     local = dep.kafka.split(",")[0].rsplit(":", 1)[0] in ("127.0.0.1", "localhost")
     broker = procs.broker_pid(RUN_DIR) if local else None
     if broker is not None:  # `make infra-up`'s broker: shared with anything else using it
-        readers["kafka_broker"] = lambda: procs.process_cpu(broker)
+        readers["kafka_broker"] = lambda: procs.tree_cpu(broker)
     return readers
 
 
@@ -273,36 +273,36 @@ def side_by_side(dep: Deployment, hapi: HapiServer, opts: Options) -> dict[str, 
     servers; each pair's ratio is from adjacent minutes, and the report's is their median. The
     report's other figures are of our first load; every pair is in ``hapi["pairs"]``."""
     _warm_hapi(hapi, opts)
-    report: dict[str, Any] | None = None
-    first_hapi: dict[str, Any] | None = None
+    runs = [_pair(dep, hapi, opts, ours_first=n % 2 == 0) for n in range(max(opts.hapi_pairs, 1))]
     pairs = []
-    for n in range(max(opts.hapi_pairs, 1)):
-        ours_first = n % 2 == 0
-        theirs: dict[str, Any] | None = None
-        if not ours_first:
-            theirs = _hapi_load(hapi, opts)
-        probe = measure.speed_probe()
-        ours = measured_load(dep, opts)
-        if ours_first:
-            theirs = _hapi_load(hapi, opts)
-        assert theirs is not None
-        report = report or ours
-        first_hapi = first_hapi or theirs
+    for ours, theirs, order, probe in runs:
         rates = ours["load"]["accepted_per_second"], theirs["accepted_per_second"]
         pairs.append(
             {
-                "order": "ours, HAPI" if ours_first else "HAPI, ours",
+                "order": order,
                 "ours_per_second": rates[0],
                 "hapi_per_second": rates[1],
                 "ratio": round(rates[0] / rates[1], 3) if rates[1] else None,
                 "speed_probe_cpu_ms": probe,
             }
         )
-    assert report is not None and first_hapi is not None
+    report, first_hapi = runs[0][0], runs[0][1]
     ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
     report["hapi"] = {**first_hapi, "pairs": pairs}
     report["ratio_to_hapi"] = round(statistics.median(ratios), 3) if ratios else None
     return report
+
+
+def _pair(
+    dep: Deployment, hapi: HapiServer, opts: Options, ours_first: bool
+) -> tuple[dict[str, Any], dict[str, Any], str, float]:
+    """One load of ours and one of HAPI's, in this order, after a speed probe."""
+    probe = measure.speed_probe()
+    if ours_first:
+        ours = measured_load(dep, opts)
+        return ours, _hapi_load(hapi, opts), "ours, HAPI", probe
+    theirs = _hapi_load(hapi, opts)
+    return measured_load(dep, opts), theirs, "HAPI, ours", probe
 
 
 @contextmanager
