@@ -31,6 +31,7 @@ from painflow_shared.fhir.errors import BusinessRuleViolation
 from painflow_shared.fhir.ids import new_id
 from painflow_shared.fhir.search import find_resources
 from painflow_shared.fhir.store import StoredResource
+from painflow_shared.testing.fixtures import production_settings
 from painflow_shared.unit_of_work import EventSource, in_memory_units
 
 BASE = "http://followup.test/fhir"
@@ -359,12 +360,7 @@ def test_an_outcome_dated_in_the_future_is_refused_unless_a_demo_allows_it(clock
 
 def test_production_refuses_future_outcomes():
     with pytest.raises(ValueError, match="demos"):
-        FollowupSettings(
-            accept_future_outcomes=True,
-            environment="production",
-            kafka_sasl_username="followup",
-            kafka_sasl_password="a-production-secret",
-        )
+        production_settings(FollowupSettings, "followup", accept_future_outcomes=True)
 
 
 # ------------------------------------------------------------------ overdue and cancellation

@@ -16,6 +16,7 @@ from painflow_shared.events.envelope import build_event
 from painflow_shared.events.types import ReferralEvent, SchedulingEvent
 from painflow_shared.fhir.dates import parse_fhir_date
 from painflow_shared.fhir.errors import BusinessRuleViolation
+from painflow_shared.testing.fixtures import production_settings
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 TASK_TYPE = "https://painflow.dev/fhir/CodeSystem/task-type"
@@ -285,10 +286,5 @@ def test_production_refuses_future_procedures():
     from painflow_scheduling.settings import SchedulingSettings
 
     with pytest.raises(ValueError, match="demos"):
-        SchedulingSettings(
-            accept_future_procedures=True,
-            environment="production",
-            kafka_sasl_username="scheduling",
-            kafka_sasl_password="a-production-secret",
-        )
+        production_settings(SchedulingSettings, "scheduling", accept_future_procedures=True)
     assert SchedulingSettings().accept_future_procedures is False

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -116,6 +116,20 @@ def service_settings(
         consumer_max_attempts=3,
         topic_partitions=3,
         trace_console=False,
+        **extra,
+    )
+
+
+S = TypeVar("S", bound=SharedSettings)
+
+
+def production_settings(cls: type[S], service: str, **extra: Any) -> S:
+    """A service's settings under PAINFLOW_ENV=production, with what production requires besides
+    (the service's own Kafka user, a password that is not the development default)."""
+    return cls(
+        environment="production",
+        kafka_sasl_username=service,
+        kafka_sasl_password="a-production-secret",
         **extra,
     )
 
